@@ -1,0 +1,37 @@
+"""Resources, chosen from environment variables so no code changes between deployments."""
+
+from __future__ import annotations
+
+import os
+
+from dagster_gcp import BigQueryResource
+
+from eth_assets.resources.bigquery_source import BigQueryChainSource
+from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
+from eth_assets.resources.lake import ParquetLake
+from eth_assets.settings import SOURCE_ENV
+
+CHAIN_SOURCES = ("parquet", "bigquery")
+BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
+BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
+
+
+def chain_source_from_env() -> ChainSource:
+    """The chain source named by $ETH_ASSETS_SOURCE (default `parquet`)."""
+    kind = os.environ.get(SOURCE_ENV, "parquet").strip().lower()
+    if kind == "parquet":
+        return ParquetChainSource()
+    if kind == "bigquery":
+        return BigQueryChainSource(
+            bigquery=BigQueryResource(project=os.environ.get("GOOGLE_CLOUD_PROJECT")),
+            dataset=os.environ.get(BQ_DATASET_ENV, "bigquery-public-data.crypto_ethereum"),
+            maximum_bytes_billed=int(os.environ.get(BQ_MAX_BYTES_ENV, str(50 * 2**30))),
+        )
+    raise ValueError(
+        f"{SOURCE_ENV}={kind!r} is not a chain source; choose one of: {', '.join(CHAIN_SOURCES)}"
+    )
+
+
+def build_resources() -> dict[str, object]:
+    """Every resource the assets use, keyed as the assets name them."""
+    return {"chain_source": chain_source_from_env(), "lake": ParquetLake()}

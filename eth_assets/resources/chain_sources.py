@@ -1,0 +1,194 @@
+"""Chain sources: where raw transactions and token transfers come from.
+
+Each source makes the rows of one raw table and one block-time window available inside a DuckDB
+connection, in the canonical columns of `eth_assets.schemas`; the lake writes them from there, so
+raw rows never pass through Python objects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from eth_assets.schemas import RawTable
+from eth_assets.settings import default_parquet_dir
+
+
+class SourceDataError(ValueError):
+    """The source's files or results do not fit the expected schema; the message says how."""
+
+
+class ChainSource(ConfigurableResource):
+    """Base of every chain source; `definitions.py` picks a subclass from configuration."""
+
+    def describe(self) -> str:
+        """A short human description for run metadata, e.g. `parquet:/path`."""
+        raise NotImplementedError
+
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime
+    ) -> tuple[str, dict[str, object]]:
+        """Expose `table`'s rows with start <= block_timestamp < end in `con` (canonical
+        column names); return the relation's name and metadata about the extraction."""
+        raise NotImplementedError
+
+
+# Accepted column names per canonical column: BigQuery's first, then ethereum-etl's and cryo's.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "hash": ("hash", "transaction_hash"),
+    "gas": ("gas", "gas_limit"),
+    "receipt_gas_used": ("receipt_gas_used", "gas_used"),
+    "receipt_contract_address": ("receipt_contract_address", "contract_address"),
+    "receipt_status": ("receipt_status", "status", "success"),
+    "receipt_effective_gas_price": ("receipt_effective_gas_price", "effective_gas_price"),
+    "block_timestamp": ("block_timestamp", "timestamp"),
+    "token_address": ("token_address", "erc20"),
+    "value": ("value", "value_string"),
+    "token_decimals": ("token_decimals", "decimals"),
+    "token_symbol": ("token_symbol", "symbol"),
+    "token_name": ("token_name", "name"),
+}
+
+_HEX_COLUMNS = {
+    "hash", "from_address", "to_address", "receipt_contract_address", "block_hash",
+    "token_address", "transaction_hash",
+}  # fmt: skip
+
+
+def find_table_files(folder: Path, table_name: str) -> list[Path]:
+    """`<folder>/<table>.parquet` or every Parquet file under `<folder>/<table>/`."""
+    single = folder / f"{table_name}.parquet"
+    if single.is_file():
+        return [single]
+    nested = sorted((folder / table_name).rglob("*.parquet")) if (folder / table_name).is_dir() else []
+    return nested
+
+
+def _column_expression(canonical: str, source_column: str, source_type: str) -> str:
+    """DuckDB expression turning one source column into the canonical column's meaning."""
+    col = f'"{source_column}"'
+    upper = source_type.upper()
+    if canonical in _HEX_COLUMNS:
+        return f"lower('0x' || hex({col}))" if upper == "BLOB" else f"lower({col})"
+    if canonical == "block_timestamp" and upper in {"INTEGER", "BIGINT", "UINTEGER", "UBIGINT"}:
+        return f"to_timestamp({col})"
+    if canonical == "block_timestamp" and upper == "TIMESTAMP":
+        return f"timezone('UTC', {col})"
+    if canonical == "receipt_status" and upper == "BOOLEAN":
+        return f"CAST({col} AS BIGINT)"
+    if canonical == "value" and upper in {"DOUBLE", "FLOAT", "BLOB"}:
+        raise SourceDataError(
+            f"column {source_column!r} holds amounts as {upper}; exact integer amounts as numbers "
+            "or decimal strings are required (cryo: export with --u256-types string)"
+        )
+    return col
+
+
+def map_columns(
+    table: RawTable, available: dict[str, str], where: str
+) -> tuple[list[str], list[str]]:
+    """SELECT expressions for the canonical columns from `available` (name → DuckDB type).
+
+    Returns (expressions, canonical columns that were filled with NULL). Raises SourceDataError
+    naming `where`, the missing column and its accepted names when a required column is absent.
+    """
+    expressions: list[str] = []
+    nulls: list[str] = []
+    for name, sql_type in table.columns:
+        aliases = COLUMN_ALIASES.get(name, (name,))
+        found = next((a for a in aliases if a in available), None)
+        if found is None:
+            if name in table.required:
+                raise SourceDataError(
+                    f"{where}: required column {name!r} is missing "
+                    f"(accepted names: {', '.join(aliases)}; found: {', '.join(sorted(available))})"
+                )
+            expressions.append(f'CAST(NULL AS {sql_type}) AS "{name}"')
+            nulls.append(name)
+            continue
+        expr = _column_expression(name, found, available[found])
+        expressions.append(f'CAST({expr} AS {sql_type}) AS "{name}"')
+    return expressions, nulls
+
+
+def _parquet_list(files: list[Path]) -> str:
+    return "[" + ", ".join(f"'{f}'" for f in files) + "]"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, relation_sql: str) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE {relation_sql}").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+class ParquetChainSource(ChainSource):
+    """Parquet files in the BigQuery `crypto_ethereum` schema (or ethereum-etl / cryo exports).
+
+    `folder` holds `transactions.parquet` and `token_transfers.parquet`, or folders of that name
+    full of Parquet files. Exports without a timestamp (cryo's erc20_transfers) get it from a
+    `blocks` table (block_number, timestamp) in the same folder.
+    """
+
+    folder: str = ""
+
+    def folder_path(self) -> Path:
+        """The configured folder, or $ETH_ASSETS_PARQUET_DIR, or ../shared/data/raw_txns."""
+        return Path(self.folder).resolve() if self.folder else default_parquet_dir()
+
+    def describe(self) -> str:
+        return f"parquet:{self.folder_path()}"
+
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime
+    ) -> tuple[str, dict[str, object]]:
+        folder = self.folder_path()
+        if not folder.is_dir():
+            raise SourceDataError(
+                f"Parquet source folder {str(folder)!r} does not exist; set ETH_ASSETS_PARQUET_DIR "
+                "(or the chain_source `folder` config) to a folder holding transactions and "
+                "token_transfers Parquet files"
+            )
+        files = find_table_files(folder, table.name)
+        if not files:
+            raise SourceDataError(
+                f"no {table.name} Parquet files in {str(folder)!r}: expected "
+                f"{table.name}.parquet or a {table.name}/ folder of .parquet files"
+            )
+        raw = f"read_parquet({_parquet_list(files)}, union_by_name = true)"
+        available = _describe(con, f"SELECT * FROM {raw}")
+        relation = f"(SELECT * FROM {raw})"
+        has_ts = any(a in available for a in COLUMN_ALIASES["block_timestamp"])
+        if not has_ts:
+            relation, available = self._join_block_timestamps(con, folder, raw, available, table)
+        expressions, nulls = map_columns(table, available, f"{table.name} in {folder}")
+        view = f"source_{table.name}"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(expressions)} FROM {relation}")
+        return view, {"source_files": len(files), "columns_filled_with_null": nulls}
+
+    @staticmethod
+    def _join_block_timestamps(
+        con: duckdb.DuckDBPyConnection,
+        folder: Path,
+        raw: str,
+        available: dict[str, str],
+        table: RawTable,
+    ) -> tuple[str, dict[str, str]]:
+        """Attach `block_timestamp` from a `blocks` table when the export lacks timestamps."""
+        block_files = find_table_files(folder, "blocks")
+        if not block_files or "block_number" not in available:
+            raise SourceDataError(
+                f"{table.name} in {folder}: no block_timestamp/timestamp column and no blocks "
+                "Parquet (block_number, timestamp) beside it to take timestamps from"
+            )
+        blocks = f"read_parquet({_parquet_list(block_files)}, union_by_name = true)"
+        block_cols = _describe(con, f"SELECT * FROM {blocks}")
+        ts_col = next((c for c in ("timestamp", "block_timestamp") if c in block_cols), None)
+        if ts_col is None or "block_number" not in block_cols:
+            raise SourceDataError(f"blocks Parquet in {folder} lacks block_number and timestamp")
+        relation = (
+            f"(SELECT t.*, b.\"{ts_col}\" AS block_timestamp FROM {raw} AS t "
+            f"JOIN (SELECT block_number, \"{ts_col}\" FROM {blocks}) AS b USING (block_number))"
+        )
+        return relation, {**available, "block_timestamp": block_cols[ts_col]}

@@ -1,0 +1,226 @@
+"""The local Parquet lake: one hive-partitioned folder per raw table, one file per UTC block day.
+
+Writes are staged in full before anything visible changes, then each day's file is swapped in with
+an atomic `os.replace`, so an interrupted or repeated materialization leaves every day either as it
+was or complete, never duplicated or half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import ConfigurableResource
+
+from eth_assets.schemas import RAW_TABLES, RawTable
+from eth_assets.settings import data_dir
+
+PART_FILE = "part.parquet"
+STAGING_DIR = ".staging"
+
+# Makes the source's rows of the window available in the connection; returns the relation name
+# and metadata about the extraction (e.g. bytes billed).
+StageFn = Callable[[duckdb.DuckDBPyConnection], tuple[str, dict[str, object]]]
+
+
+@dataclass(frozen=True)
+class DayStats:
+    """What one UTC day of a raw table holds after a write."""
+
+    day: date
+    rows: int
+    bytes: int
+    first_block_timestamp: datetime | None
+    last_block_timestamp: datetime | None
+    staged_file: Path | None = None
+
+
+@dataclass
+class WindowWrite:
+    """Outcome of replacing a window of days: stats of the days that now hold rows."""
+
+    table: str
+    start: datetime
+    end: datetime
+    days: list[DayStats]
+    emptied_days: list[date] = field(default_factory=list)
+    source_metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(d.rows for d in self.days)
+
+    @property
+    def bytes(self) -> int:
+        return sum(d.bytes for d in self.days)
+
+
+def day_partition_dir(table_dir: Path, day: date) -> Path:
+    """Hive-style folder of one day: `<table_dir>/block_date=YYYY-MM-DD`."""
+    return table_dir / f"block_date={day.isoformat()}"
+
+
+def days_in_window(start: datetime, end: datetime) -> Iterator[date]:
+    """UTC days d with start <= d < end (window bounds are midnights)."""
+    day = start.date()
+    while datetime.combine(day, datetime.min.time(), tzinfo=start.tzinfo) < end:
+        yield day
+        day += timedelta(days=1)
+
+
+def connect_memory() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that reads and writes timestamps in UTC."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def canonical_select(table: RawTable, relation: str) -> str:
+    """SELECT of `relation` cast to the table's canonical columns plus the `block_date` key."""
+    casts = ",\n  ".join(f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in table.columns)
+    return (
+        f"SELECT\n  {casts},\n  CAST(block_timestamp AS DATE) AS block_date\n"
+        f"FROM {relation}\nWHERE block_timestamp >= $start AND block_timestamp < $end"
+    )
+
+
+def _stage_window(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    relation: str,
+    staging: Path,
+    start: datetime,
+    end: datetime,
+) -> dict[date, DayStats]:
+    """Write the window's rows as one Parquet file per day under `staging`; return per-day stats."""
+    order = "block_number, transaction_index" if table.name == "transactions" else "block_number"
+    order += ", " + ("hash" if table.name == "transactions" else "transaction_hash, log_index")
+    query = canonical_select(table, relation)
+    cursor = con.execute(
+        f"COPY ({query} ORDER BY {order}) TO '{staging}' "
+        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (block_date), "
+        "RETURN_STATS)",
+        {"start": start, "end": end},
+    )
+    names = [d[0] for d in cursor.description]
+    stats: dict[date, DayStats] = {}
+    for row in cursor.fetchall():
+        rec = dict(zip(names, row, strict=True))
+        day = date.fromisoformat(rec["partition_keys"]["block_date"])
+        ts = rec["column_statistics"].get('"block_timestamp"', {})
+        stats[day] = DayStats(
+            day=day,
+            rows=int(rec["count"]),
+            bytes=int(rec["file_size_bytes"]),
+            first_block_timestamp=_parse_ts(ts.get("min")),
+            last_block_timestamp=_parse_ts(ts.get("max")),
+            staged_file=Path(rec["filename"]),
+        )
+    return stats
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def replace_window(
+    root: Path, table: RawTable, stage: StageFn, start: datetime, end: datetime
+) -> WindowWrite:
+    """Replace every day of [start, end) of `table` in the lake with the source's rows.
+
+    All days are staged first; only then is each day's file swapped in (atomic rename) and days
+    that no longer have rows removed. A failure while staging leaves the lake untouched.
+    """
+    table_dir = root / table.name
+    staging_root = root / STAGING_DIR
+    staging = staging_root / f"{table.name}-{uuid.uuid4().hex}"
+    staging_root.mkdir(parents=True, exist_ok=True)
+    table_dir.mkdir(parents=True, exist_ok=True)
+    con = connect_memory()
+    try:
+        relation, source_metadata = stage(con)
+        staged = _stage_window(con, table, relation, staging, start, end)
+        emptied: list[date] = []
+        for day in days_in_window(start, end):
+            target = day_partition_dir(table_dir, day) / PART_FILE
+            if day in staged:
+                target.parent.mkdir(exist_ok=True)
+                os.replace(staged[day].staged_file, target)
+            elif target.exists():
+                target.unlink()
+                target.parent.rmdir()
+                emptied.append(day)
+    finally:
+        con.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    return WindowWrite(
+        table=table.name,
+        start=start,
+        end=end,
+        days=[staged[d] for d in sorted(staged)],
+        emptied_days=emptied,
+        source_metadata=source_metadata,
+    )
+
+
+def table_files(root: Path, table: RawTable) -> list[Path]:
+    """The day files of `table` currently in the lake, oldest day first."""
+    return sorted((root / table.name).glob(f"block_date=*/{PART_FILE}"))
+
+
+def table_relation_sql(root: Path, table: RawTable) -> str:
+    """A DuckDB SELECT over the table's lake files, typed and empty when the table has no files."""
+    files = table_files(root, table)
+    if not files:
+        nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in table.columns)
+        return f"SELECT {nulls}, CAST(NULL AS DATE) AS block_date WHERE false"
+    pattern = str(root / table.name / f"block_date=*/{PART_FILE}")
+    return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
+
+
+def write_table_atomic(path: Path, table: pa.Table) -> int:
+    """Write an Arrow table to `path` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.stat().st_size
+
+
+class ParquetLake(ConfigurableResource):
+    """Local storage of raw extracts and small tables as Parquet under `root`."""
+
+    root: str = ""
+
+    def root_path(self) -> Path:
+        """The lake folder: `root` when set, else `<data dir>/lake`."""
+        return Path(self.root).resolve() if self.root else data_dir() / "lake"
+
+    def replace_window(
+        self, table_name: str, stage: StageFn, start: datetime, end: datetime
+    ) -> WindowWrite:
+        """Replace the days of [start, end) of a raw table (see `replace_window`)."""
+        return replace_window(self.root_path(), RAW_TABLES[table_name], stage, start, end)
+
+    def relation_sql(self, table_name: str) -> str:
+        """A DuckDB SELECT over a raw table's files (typed, possibly empty)."""
+        return table_relation_sql(self.root_path(), RAW_TABLES[table_name])
+
+    def table_path(self, name: str) -> Path:
+        """Path of a small single-file table in the lake, e.g. `illicit_labels`."""
+        return self.root_path() / f"{name}.parquet"
+
+    def write_table(self, name: str, table: pa.Table) -> int:
+        """Atomically write a small table; returns its size in bytes."""
+        return write_table_atomic(self.table_path(name), table)
