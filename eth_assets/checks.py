@@ -1,9 +1,8 @@
 """Asset checks: what would silently poison the features and models if it went unnoticed."""
 
-
 import duckdb
 import polars as pl
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetChecksDefinition, asset_check
+from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, asset_check
 
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
@@ -62,10 +61,12 @@ def raw_token_transfers_valid_addresses(lake: ParquetLake) -> AssetCheckResult:
     invalid = _scalar(
         lake,
         "token_transfers",
-        "count(*) FILTER (WHERE NOT (regexp_full_match(token_address, '{p}') AND "
-        "regexp_full_match(from_address, '{p}') AND regexp_full_match(to_address, '{p}')))".format(
-            p=ADDRESS_PATTERN
-        ),
+        "count(*) FILTER (WHERE NOT ("
+        + " AND ".join(
+            f"regexp_full_match({column}, '{ADDRESS_PATTERN}')"
+            for column in ("token_address", "from_address", "to_address")
+        )
+        + "))",
     )
     return AssetCheckResult(passed=invalid == 0, metadata={"invalid_rows": invalid})
 

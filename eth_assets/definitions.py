@@ -1,4 +1,4 @@
-"""The eth_assets code location: one Definitions object with every asset, check, job and resource."""
+"""The eth_assets code location: one Definitions with every asset, check, job and resource."""
 
 from dagster import Definitions, load_assets_from_modules
 

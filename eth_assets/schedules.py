@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 
-from dagster import AssetSelection, DefaultScheduleStatus, build_schedule_from_partitioned_job, define_asset_job
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
 
 from eth_assets.partitions import daily_partitions
 

@@ -66,8 +66,14 @@ TOKEN_TRANSFERS = RawTable(
         ("token_decimals", "INTEGER"),  # NULL where unknown
     ),
     required=frozenset(
-        {"token_address", "from_address", "to_address", "value", "transaction_hash",
-         "block_timestamp"}
+        {
+            "token_address",
+            "from_address",
+            "to_address",
+            "value",
+            "transaction_hash",
+            "block_timestamp",
+        }
     ),
 )
 

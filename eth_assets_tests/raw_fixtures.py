@@ -24,7 +24,7 @@ def ts(day: int, hour: int = 12) -> datetime:
 
 
 def transactions_table() -> pa.Table:
-    """Four transactions over three days: a transfer, a contract creation, a failed call, a reply."""
+    """Four transactions over three days: transfer, contract creation, failed call, reply."""
     rows = [
         # hash, from, to, value wei, status, contract, ts
         ("0x01", ALICE, BOB, Decimal(10**18), 1, None, ts(1)),

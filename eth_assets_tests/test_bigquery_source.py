@@ -89,7 +89,9 @@ def bigquery_transactions() -> pa.Table:
             "transaction_index": pa.array([0, 0], pa.int64()),
             "from_address": [ALICE, ALICE],
             "to_address": [BOB, None],
-            "value": pa.array([Decimal("1000000000000000000.000000000"), Decimal(0)], pa.decimal128(38, 9)),
+            "value": pa.array(
+                [Decimal("1000000000000000000.000000000"), Decimal(0)], pa.decimal128(38, 9)
+            ),
             "gas": pa.array([21000, 90000], pa.int64()),
             "gas_price": pa.array([10**9, 10**9], pa.int64()),
             "receipt_gas_used": pa.array([21000, 80000], pa.int64()),
@@ -115,7 +117,9 @@ def bigquery_token_transfers() -> pa.Table:
             "value": [HUGE_TOKEN_VALUE],
             "transaction_hash": ["0x03"],
             "log_index": pa.array([4], pa.int64()),
-            "block_timestamp": pa.array([datetime(2021, 3, 1, 5, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+            "block_timestamp": pa.array(
+                [datetime(2021, 3, 1, 5, tzinfo=UTC)], pa.timestamp("us", tz="UTC")
+            ),
             "block_number": pa.array([5], pa.int64()),
             "block_hash": ["0xb5"],
             "token_name": ["Scam"],
@@ -167,7 +171,9 @@ def test_dataset_name_is_validated() -> None:
 
 
 def test_transient_error_is_retried() -> None:
-    client = FakeClient([google_exceptions.ServiceUnavailable("backend busy"), bigquery_transactions()])
+    client = FakeClient(
+        [google_exceptions.ServiceUnavailable("backend busy"), bigquery_transactions()]
+    )
     table, meta = _source(client).fetch(TRANSACTIONS, START, END)
     assert table.num_rows == 2
     assert meta["bigquery_attempts"] == 2
@@ -248,7 +254,9 @@ def test_fetch_failure_leaves_the_lake_unchanged(tmp_path: Path) -> None:
             START,
             END,
         )
-    assert duckdb.sql(f"SELECT count(*) FROM ({lake.relation_sql('transactions')})").fetchall() == [(2,)]
+    assert duckdb.sql(f"SELECT count(*) FROM ({lake.relation_sql('transactions')})").fetchall() == [
+        (2,)
+    ]
 
 
 def test_duckdb_reads_bigquery_numeric_exactly() -> None:

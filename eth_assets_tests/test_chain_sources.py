@@ -81,7 +81,9 @@ def test_cryo_export_with_binary_columns_and_blocks_file(tmp_path: Path) -> None
                 "gas_used": pa.array([40000], pa.uint64()),
                 "gas_price": pa.array([10], pa.uint64()),
                 "success": [True],
-                "timestamp": pa.array([int(datetime(2020, 1, 2, tzinfo=UTC).timestamp())], pa.uint32()),
+                "timestamp": pa.array(
+                    [int(datetime(2020, 1, 2, tzinfo=UTC).timestamp())], pa.uint32()
+                ),
             }
         ),
         tmp_path / "transactions.parquet",
@@ -104,7 +106,9 @@ def test_cryo_export_with_binary_columns_and_blocks_file(tmp_path: Path) -> None
         pa.table(
             {
                 "block_number": pa.array([7], pa.uint32()),
-                "timestamp": pa.array([int(datetime(2020, 1, 2, tzinfo=UTC).timestamp())], pa.uint32()),
+                "timestamp": pa.array(
+                    [int(datetime(2020, 1, 2, tzinfo=UTC).timestamp())], pa.uint32()
+                ),
             }
         ),
         tmp_path / "blocks.parquet",

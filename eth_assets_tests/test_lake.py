@@ -25,7 +25,9 @@ def _stage(folder: Path, table=TRANSACTIONS):
 
 
 def _lake_rows(root: Path, table=TRANSACTIONS, columns: str = "*") -> list[tuple]:
-    return duckdb.sql(f"SELECT {columns} FROM ({table_relation_sql(root, table)}) ORDER BY ALL").fetchall()
+    return duckdb.sql(
+        f"SELECT {columns} FROM ({table_relation_sql(root, table)}) ORDER BY ALL"
+    ).fetchall()
 
 
 def test_window_is_written_one_file_per_day(tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
 """Illicit-address labels, read from label lists in their own formats."""
 
-
 import os
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from pydantic import Field
 
 from eth_assets.label_files import read_label_files
@@ -50,7 +56,8 @@ def _markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-@asset(group_name="labels", kinds={"parquet"})
+# The single-run policy lets one `--partition-range` command include this unpartitioned asset.
+@asset(group_name="labels", kinds={"parquet"}, backfill_policy=BackfillPolicy.single_run())
 def illicit_labels(
     context: AssetExecutionContext, config: IllicitLabelsConfig, lake: ParquetLake
 ) -> MaterializeResult:
@@ -69,7 +76,9 @@ def illicit_labels(
         .agg(pl.len().alias("rows"), pl.col("address").n_unique().alias("unique_addresses"))
         .sort("source")
     )
-    rejected_by_reason = parsed.rejected.group_by("reason").agg(pl.len().alias("entries")).sort("reason")
+    rejected_by_reason = (
+        parsed.rejected.group_by("reason").agg(pl.len().alias("entries")).sort("reason")
+    )
     shown = parsed.rejected.head(MAX_REJECTIONS_SHOWN)
     context.log.info(
         f"{parsed.labels.height} label rows, {parsed.rejected.height} rejected entries"

@@ -1,6 +1,5 @@
 """Raw extracts: transactions and token transfers, one partition per UTC block day."""
 
-
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -34,8 +33,12 @@ def _record_day_metadata(context: AssetExecutionContext, written: WindowWrite) -
 
 def _run_metadata(written: WindowWrite, source: str) -> dict[str, object]:
     """Totals of the whole run's window, recorded once per partition event."""
-    first = min((d.first_block_timestamp for d in written.days if d.first_block_timestamp), default=None)
-    last = max((d.last_block_timestamp for d in written.days if d.last_block_timestamp), default=None)
+    first = min(
+        (d.first_block_timestamp for d in written.days if d.first_block_timestamp), default=None
+    )
+    last = max(
+        (d.last_block_timestamp for d in written.days if d.last_block_timestamp), default=None
+    )
     return {
         "source": source,
         "run_window": f"[{written.start.isoformat()}, {written.end.isoformat()})",

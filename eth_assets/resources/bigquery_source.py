@@ -41,7 +41,9 @@ def bigquery_sql(table: RawTable, dataset: str) -> str:
     return load_sql(f"bigquery_{table.name}").replace("{dataset}", dataset)
 
 
-def query_job_config(start: datetime, end: datetime, maximum_bytes_billed: int) -> bigquery.QueryJobConfig:
+def query_job_config(
+    start: datetime, end: datetime, maximum_bytes_billed: int
+) -> bigquery.QueryJobConfig:
     """Job config with the window as TIMESTAMP parameters and a hard cap on bytes billed."""
     return bigquery.QueryJobConfig(
         query_parameters=[
@@ -70,13 +72,19 @@ class BigQueryChainSource(ChainSource):
         result, job_metadata = self.fetch(table, start, end)
         raw_name = f"bigquery_{table.name}"
         con.register(raw_name, result)
-        available = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {raw_name}").fetchall()}
+        available = {
+            r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {raw_name}").fetchall()
+        }
         expressions, nulls = map_columns(table, available, f"BigQuery result for {table.name}")
         view = f"source_{table.name}"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(expressions)} FROM {raw_name}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(expressions)} FROM {raw_name}"
+        )
         return view, {**job_metadata, "columns_filled_with_null": nulls}
 
-    def fetch(self, table: RawTable, start: datetime, end: datetime) -> tuple[pa.Table, dict[str, object]]:
+    def fetch(
+        self, table: RawTable, start: datetime, end: datetime
+    ) -> tuple[pa.Table, dict[str, object]]:
         """Run the table's query for [start, end) with retries on transient errors."""
         sql = bigquery_sql(table, self.dataset)
         config = query_job_config(start, end, self.maximum_bytes_billed)
@@ -112,6 +120,3 @@ def _hint(error: BaseException) -> str:
     if "access denied" in text or "permission" in text:
         return " — check GOOGLE_APPLICATION_CREDENTIALS and the project's BigQuery permissions"
     return ""
-
-
-

@@ -63,7 +63,9 @@ def find_table_files(folder: Path, table_name: str) -> list[Path]:
     single = folder / f"{table_name}.parquet"
     if single.is_file():
         return [single]
-    nested = sorted((folder / table_name).rglob("*.parquet")) if (folder / table_name).is_dir() else []
+    nested = (
+        sorted((folder / table_name).rglob("*.parquet")) if (folder / table_name).is_dir() else []
+    )
     return nested
 
 
@@ -164,7 +166,9 @@ class ParquetChainSource(ChainSource):
             relation, available = self._join_block_timestamps(con, folder, raw, available, table)
         expressions, nulls = map_columns(table, available, f"{table.name} in {folder}")
         view = f"source_{table.name}"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(expressions)} FROM {relation}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(expressions)} FROM {relation}"
+        )
         return view, {"source_files": len(files), "columns_filled_with_null": nulls}
 
     @staticmethod
@@ -188,7 +192,7 @@ class ParquetChainSource(ChainSource):
         if ts_col is None or "block_number" not in block_cols:
             raise SourceDataError(f"blocks Parquet in {folder} lacks block_number and timestamp")
         relation = (
-            f"(SELECT t.*, b.\"{ts_col}\" AS block_timestamp FROM {raw} AS t "
-            f"JOIN (SELECT block_number, \"{ts_col}\" FROM {blocks}) AS b USING (block_number))"
+            f'(SELECT t.*, b."{ts_col}" AS block_timestamp FROM {raw} AS t '
+            f'JOIN (SELECT block_number, "{ts_col}" FROM {blocks}) AS b USING (block_number))'
         )
         return relation, {**available, "block_timestamp": block_cols[ts_col]}

@@ -85,7 +85,9 @@ def connect_memory() -> duckdb.DuckDBPyConnection:
 
 def canonical_select(table: RawTable, relation: str) -> str:
     """SELECT of `relation` cast to the table's canonical columns plus the `block_date` key."""
-    casts = ",\n  ".join(f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in table.columns)
+    casts = ",\n  ".join(
+        f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in table.columns
+    )
     return (
         f"SELECT\n  {casts},\n  CAST(block_timestamp AS DATE) AS block_date\n"
         f"FROM {relation}\nWHERE block_timestamp >= $start AND block_timestamp < $end"

@@ -1,0 +1,54 @@
+"""One subprocess smoke test of the README's command shape, on hand-built files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from eth_assets_tests.raw_fixtures import write_bigquery_schema_folder
+
+
+def test_dagster_cli_materializes_everything_for_a_range(tmp_path: Path) -> None:
+    source = write_bigquery_schema_folder(tmp_path / "source")
+    labels = tmp_path / "darklist.json"
+    labels.write_text(
+        json.dumps(
+            [
+                {
+                    "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                    "comment": "x",
+                    "date": "",
+                },
+                {"address": "0x123", "comment": "too short", "date": ""},
+            ]
+        )
+    )
+    (tmp_path / "home").mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "ETH_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "ETH_ASSETS_PARQUET_DIR": str(source),
+        "ETH_ASSETS_LABEL_FILES": str(labels),
+    }
+    command = [
+        sys.executable, "-m", "dagster", "asset", "materialize",
+        "-m", "eth_assets.definitions", "--select", "*",
+        "--partition-range", "2020-01-01...2020-01-03",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lake = tmp_path / "data" / "lake"
+    count = duckdb.sql(f"SELECT count(*) FROM '{lake}/transactions/*/*.parquet'").fetchall()
+    assert count == [(4,)]
+    labels_rows = duckdb.sql(f"SELECT address FROM '{lake}/illicit_labels.parquet'").fetchall()
+    assert labels_rows == [("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",)]
+    rejected = duckdb.sql(f"SELECT value FROM '{lake}/illicit_labels_rejected.parquet'").fetchall()
+    assert rejected == [("0x123",)]

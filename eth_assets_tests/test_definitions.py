@@ -1,0 +1,59 @@
+"""The code location loads, shows the expected assets and groups, and picks sources from env."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import Definitions
+
+from eth_assets.resources import chain_source_from_env
+from eth_assets.resources.bigquery_source import BigQueryChainSource
+from eth_assets.resources.chain_sources import ParquetChainSource
+
+
+def test_definitions_load() -> None:
+    from eth_assets.definitions import defs
+
+    Definitions.validate_loadable(defs)
+
+
+def test_asset_keys_and_groups() -> None:
+    from eth_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {
+        "raw_transactions": "raw",
+        "raw_token_transfers": "raw",
+        "illicit_labels": "labels",
+    }
+
+
+def test_every_asset_has_a_description_and_single_run_backfills() -> None:
+    from eth_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, key
+        assert node.backfill_policy is not None, key
+
+
+def test_nightly_schedule_targets_the_refresh_job() -> None:
+    from eth_assets.definitions import defs
+
+    schedule = defs.resolve_schedule_def("nightly_refresh")
+    assert schedule.cron_schedule == "15 2 * * *"
+    assert schedule.job_name == "refresh"
+
+
+def test_source_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ETH_ASSETS_SOURCE", raising=False)
+    assert isinstance(chain_source_from_env(), ParquetChainSource)
+    monkeypatch.setenv("ETH_ASSETS_SOURCE", "bigquery")
+    monkeypatch.setenv("ETH_ASSETS_BQ_MAX_BYTES_BILLED", "1000")
+    source = chain_source_from_env()
+    assert isinstance(source, BigQueryChainSource)
+    assert source.maximum_bytes_billed == 1000
+    monkeypatch.setenv("ETH_ASSETS_SOURCE", "ftp")
+    with pytest.raises(ValueError, match="'ftp' is not a chain source; choose one of: parquet"):
+        chain_source_from_env()

@@ -1,0 +1,57 @@
+"""The raw and label assets over the whole real sample in ../shared/data (skipped without it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterInstance, materialize
+
+from eth_assets.assets.labels import DEFAULT_LABEL_FILES, illicit_labels
+from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.resources.lake import ParquetLake
+
+RANGE_TAGS = {
+    "dagster/asset_partition_range_start": "2015-09-10",
+    "dagster/asset_partition_range_end": "2022-11-15",
+}
+
+
+def _run_metadata(result, node: str) -> dict[str, object]:
+    event = result.asset_materializations_for_node(node)[0]
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, tmp_path: Path) -> None:
+    lake = ParquetLake(root=str(tmp_path / "lake"))
+    resources = {
+        "chain_source": ParquetChainSource(folder=str(shared_data / "raw_txns")),
+        "lake": lake,
+    }
+    label_files = [str(shared_data / "labels" / name) for name in DEFAULT_LABEL_FILES]
+    run_config = {"ops": {"illicit_labels": {"config": {"files": label_files}}}}
+    instance = DagsterInstance.ephemeral()
+    for _ in range(2):
+        result = materialize(
+            [raw_transactions, raw_token_transfers, illicit_labels],
+            resources=resources,
+            instance=instance,
+            tags=RANGE_TAGS,
+            run_config=run_config,
+        )
+        assert result.success
+        assert _run_metadata(result, "raw_transactions")["run_rows"] == 383_720
+        assert _run_metadata(result, "raw_token_transfers")["run_rows"] == 61_981
+        assert len(result.asset_materializations_for_node("raw_transactions")) == 2624
+        total, unique = duckdb.sql(
+            f"SELECT count(*), count(DISTINCT hash) FROM ({lake.relation_sql('transactions')})"
+        ).fetchall()[0]
+        assert (total, unique) == (383_720, 383_720)
+        transfers = duckdb.sql(
+            f"SELECT count(*) FROM ({lake.relation_sql('token_transfers')})"
+        ).fetchall()
+        assert transfers == [(61_981,)]
+    labels = _run_metadata(result, "illicit_labels")
+    assert labels["unique_addresses"] > 6000
+    assert labels["rejected_entries"] > 0
