@@ -1,11 +1,20 @@
 """The eth_assets code location: one Definitions with every asset, check, job and resource."""
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import Definitions, load_assets_from_modules, multiprocess_executor
 
 from eth_assets import checks
 from eth_assets.assets import labels, raw
 from eth_assets.resources import build_resources
 from eth_assets.schedules import nightly_refresh_schedule, refresh_job
+
+# DuckDB allows one writer per file: steps tagged `storage: duckdb` run one at a time, the rest
+# (extracts, model fitting) in parallel on the two cores.
+executor = multiprocess_executor.configured(
+    {
+        "max_concurrent": 2,
+        "tag_concurrency_limits": [{"key": "storage", "value": "duckdb", "limit": 1}],
+    }
+)
 
 defs = Definitions(
     assets=load_assets_from_modules([raw, labels]),
@@ -13,4 +22,5 @@ defs = Definitions(
     jobs=[refresh_job],
     schedules=[nightly_refresh_schedule],
     resources=build_resources(),
+    executor=executor,
 )

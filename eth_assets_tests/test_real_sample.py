@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance, materialize
 
-from eth_assets.assets.labels import DEFAULT_LABEL_FILES, illicit_labels
+from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
-from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.resources.chain_sources import SHARED_LABEL_FILES, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
 
 RANGE_TAGS = {
@@ -29,7 +29,7 @@ def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, tmp_path
         "chain_source": ParquetChainSource(folder=str(shared_data / "raw_txns")),
         "lake": lake,
     }
-    label_files = [str(shared_data / "labels" / name) for name in DEFAULT_LABEL_FILES]
+    label_files = [str(shared_data / "labels" / name) for name in SHARED_LABEL_FILES]
     run_config = {"ops": {"illicit_labels": {"config": {"files": label_files}}}}
     instance = DagsterInstance.ephemeral()
     for _ in range(2):

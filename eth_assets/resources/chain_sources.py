@@ -14,7 +14,15 @@ import duckdb
 from dagster import ConfigurableResource
 
 from eth_assets.schemas import RawTable
-from eth_assets.settings import default_parquet_dir
+from eth_assets.settings import default_parquet_dir, shared_data_dir
+
+# The four original illicit-address lists of the shared real-data folder.
+SHARED_LABEL_FILES = (
+    "mew_addresses-darklist.json",
+    "etherscamdb_scams.yaml",
+    "cryptoscamdb_urls.yaml",
+    "etherscan_phish_hack_labels.csv",
+)
 
 
 class SourceDataError(ValueError):
@@ -34,6 +42,15 @@ class ChainSource(ConfigurableResource):
         """Expose `table`'s rows with start <= block_timestamp < end in `con` (canonical
         column names); return the relation's name and metadata about the extraction."""
         raise NotImplementedError
+
+    def default_label_files(self) -> list[str]:
+        """Label files read when `illicit_labels` is not configured: the shared lists."""
+        return [str(shared_data_dir() / "labels" / name) for name in SHARED_LABEL_FILES]
+
+    def default_address_file(self) -> tuple[str, str | None] | None:
+        """(file, boolean column to filter on) listing addresses whose whole history this source
+        holds, or None when the universe must be sampled."""
+        return None
 
 
 # Accepted column names per canonical column: BigQuery's first, then ethereum-etl's and cryo's.
@@ -141,6 +158,11 @@ class ParquetChainSource(ChainSource):
 
     def describe(self) -> str:
         return f"parquet:{self.folder_path()}"
+
+    def default_address_file(self) -> tuple[str, str | None] | None:
+        """`accounts.csv` beside the Parquet files (rows with `in_subset` true), when present."""
+        accounts = self.folder_path() / "accounts.csv"
+        return (str(accounts), "in_subset") if accounts.is_file() else None
 
     def stage(
         self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime
