@@ -25,6 +25,8 @@ def test_asset_keys_and_groups() -> None:
         "raw_transactions": "raw",
         "raw_token_transfers": "raw",
         "illicit_labels": "labels",
+        "address_universe": "features",
+        "address_features": "features",
     }
 
 

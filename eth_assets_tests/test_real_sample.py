@@ -7,10 +7,12 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance, materialize
 
+from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.resources.chain_sources import SHARED_LABEL_FILES, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.warehouse import DuckDBWarehouse
 
 RANGE_TAGS = {
     "dagster/asset_partition_range_start": "2015-09-10",
@@ -28,6 +30,7 @@ def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, tmp_path
     resources = {
         "chain_source": ParquetChainSource(folder=str(shared_data / "raw_txns")),
         "lake": lake,
+        "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
     }
     label_files = [str(shared_data / "labels" / name) for name in SHARED_LABEL_FILES]
     run_config = {"ops": {"illicit_labels": {"config": {"files": label_files}}}}
@@ -53,5 +56,16 @@ def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, tmp_path
         ).fetchall()
         assert transfers == [(61_981,)]
     labels = _run_metadata(result, "illicit_labels")
-    assert labels["unique_addresses"] > 6000
-    assert labels["rejected_entries"] > 0
+    assert labels["unique_addresses"] == 6740
+    assert labels["rejected_entries"] == 29
+
+    features = materialize(
+        [address_universe, address_features],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"address_features": {"config": {"as_of": "2019-04-25"}}}},
+    )
+    assert features.success
+    universe = _run_metadata(features, "address_universe")
+    assert universe["dagster/row_count"] == 4113  # accounts.csv rows with in_subset = true
+    assert _run_metadata(features, "address_features")["dagster/row_count"] == 4113

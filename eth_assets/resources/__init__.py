@@ -9,6 +9,7 @@ from dagster_gcp import BigQueryResource
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.warehouse import DuckDBWarehouse
 from eth_assets.settings import SOURCE_ENV
 
 CHAIN_SOURCES = ("parquet", "bigquery")
@@ -34,4 +35,8 @@ def chain_source_from_env() -> ChainSource:
 
 def build_resources() -> dict[str, object]:
     """Every resource the assets use, keyed as the assets name them."""
-    return {"chain_source": chain_source_from_env(), "lake": ParquetLake()}
+    return {
+        "chain_source": chain_source_from_env(),
+        "lake": ParquetLake(),
+        "warehouse": DuckDBWarehouse(),
+    }

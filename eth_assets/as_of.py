@@ -1,0 +1,32 @@
+"""Parsing and defaulting the `as_of` cutoff that feature assets take as config."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO date or timestamp as an aware UTC datetime; naive values are taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError as error:
+        raise ValueError(
+            f"as_of {text!r} is not an ISO date or timestamp (e.g. 2019-04-25 or "
+            "2019-04-25T00:00:00+00:00)"
+        ) from error
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def end_of_day(day: date) -> datetime:
+    """Midnight UTC after `day`: the exclusive end of its daily partition."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def default_as_of(materialized_partition_keys: set[str]) -> datetime:
+    """The end of the latest materialized daily partition."""
+    if not materialized_partition_keys:
+        raise ValueError(
+            "no partition of raw_transactions is materialized yet: materialize a range first, "
+            "or give `as_of` in the asset config"
+        )
+    return end_of_day(date.fromisoformat(max(materialized_partition_keys)))

@@ -1,0 +1,62 @@
+"""BigQuery push-down of the feature SQL: the DuckDB query transpiled by sqlglot, never rewritten.
+
+For users who outgrow one machine, `address_features` can run inside BigQuery over the full chain.
+The relations the query reads become BigQuery tables (token transfers joined with `tokens` for
+decimals, exactly as the raw extraction does) and the universe an array parameter.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from eth_assets.resources.bigquery_source import bigquery_sql
+from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+from eth_assets.sql import load_sql
+
+FEATURES_SQL = "address_features"
+
+
+def _to_bigquery_dialect(tree: exp.Expression) -> exp.Expression:
+    """Rewrite what sqlglot leaves DuckDB-shaped: DATE_DIFF of timestamps → TIMESTAMP_DIFF."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DateDiff):
+            return exp.TimestampDiff(this=node.this, expression=node.expression, unit=node.unit)
+        return node
+
+    return tree.transform(rewrite)
+
+
+def transpile_to_bigquery(sql: str, relations: dict[str, str] | None = None) -> str:
+    """DuckDB SQL as BigQuery SQL; each relation named in `relations` is defined by the given
+    BigQuery query as a leading CTE, so the rest of the query reads exactly as in DuckDB."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if relations:
+        ctes = [
+            exp.CTE(
+                this=sqlglot.parse_one(query, read="bigquery"),
+                alias=exp.TableAlias(this=exp.to_identifier(name)),
+            )
+            for name, query in relations.items()
+        ]
+        with_clause = tree.args.get("with") or exp.With(expressions=[])
+        with_clause.set("expressions", [*ctes, *with_clause.expressions])
+        tree.set("with", with_clause)
+    return _to_bigquery_dialect(tree).sql(dialect="bigquery", pretty=True, comments=False)
+
+
+def round_trip_to_duckdb(sql: str) -> str:
+    """DuckDB → BigQuery → DuckDB: what the push-down means, runnable locally for comparison."""
+    return sqlglot.transpile(transpile_to_bigquery(sql), read="bigquery", write="duckdb")[0]
+
+
+def features_bigquery_sql(dataset: str) -> str:
+    """The feature query for BigQuery, with parameters @as_of (TIMESTAMP), @addresses
+    (ARRAY<STRING>) and @start/@end bounding the raw scans (genesis … as_of)."""
+    relations = {
+        TRANSACTIONS.name: bigquery_sql(TRANSACTIONS, dataset),
+        TOKEN_TRANSFERS.name: bigquery_sql(TOKEN_TRANSFERS, dataset),
+        "universe": "SELECT address FROM UNNEST(@addresses) AS address",
+    }
+    return transpile_to_bigquery(load_sql(FEATURES_SQL), relations)

@@ -1,0 +1,449 @@
+-- Per-address features as of a cutoff: the Farrugia et al. (2020) features plus investor-profile
+-- features, one row per address of `universe`. Exact definitions: docs/features.md.
+--
+-- Inputs, defined by the caller: `transactions` and `token_transfers` (the columns of
+-- eth_assets/schemas.py), `universe(address)`, and the named parameter $as_of (TIMESTAMPTZ):
+-- only rows with block_timestamp < $as_of count.
+--
+-- Shape, for speed: each input table is joined to the universe once per role (sender,
+-- recipient, created contract), giving one "leg" row per (address, transaction, role). Legs are
+-- aggregated per (address, role, counterparty), which turns the distinct-counterparty counts
+-- into plain counts, then per address. No correlated subqueries, no per-address work.
+--
+-- Conventions: ether sums stay exact DECIMAL(38, 0) wei until the final division by 1e18
+-- (MIN/MAX are taken on DOUBLE casts, which is exact: the cast is monotonic). Token amounts are
+-- uint256 strings, parsed to DOUBLE and scaled by 10^token_decimals (NULL, so left out of the
+-- token value features, when the decimals are unknown). Counts count transactions whatever
+-- their status; value features use successful ones (receipt_status NULL, before Byzantium,
+-- counts as success). Empty sets give 0, never NULL; only the two token-name columns can be NULL.
+--
+-- Dialect: DuckDB, kept transpilable to BigQuery with sqlglot (read="duckdb"): FILTER becomes
+-- IF() aggregates, DECIMAL(38, 0) becomes BIGNUMERIC, $as_of becomes @as_of. Not portable as
+-- written (fix after transpiling): EPOCH(ts) is BigQuery's UNIX_SECONDS(ts).
+WITH
+addresses AS (
+    SELECT DISTINCT address
+    FROM universe
+),
+
+creations AS (  -- contract creations before the cutoff (used twice: small, read once)
+    SELECT
+        from_address,
+        receipt_contract_address,
+        block_timestamp,
+        CASE WHEN COALESCE(receipt_status, 1) <> 0 THEN value END AS value_ok
+    FROM transactions
+    WHERE to_address IS NULL AND block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+),
+
+tx_legs AS (  -- one row per (address, transaction, role)
+    SELECT
+        a.address,
+        'sent' AS role,
+        COALESCE(t.to_address, t.receipt_contract_address) AS counterparty,
+        EPOCH(t.block_timestamp) AS ts,
+        t.to_address IS NULL AS is_creation,
+        t.from_address = t.to_address AS is_self,
+        CASE WHEN COALESCE(t.receipt_status, 1) <> 0 THEN t.value END AS value_ok,
+        -- ether into a contract: a creation, or a call that ran code (more gas than the 21000
+        -- of a plain transfer)
+        CASE
+            WHEN COALESCE(t.receipt_status, 1) <> 0
+                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
+                THEN t.value
+        END AS value_to_contract,
+        CAST(t.receipt_gas_used AS DECIMAL(38, 0))
+        * CAST(COALESCE(t.receipt_effective_gas_price, t.gas_price) AS DECIMAL(38, 0)) AS fee
+    FROM transactions AS t
+    INNER JOIN addresses AS a ON t.from_address = a.address
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    UNION ALL
+    SELECT
+        a.address,
+        'received' AS role,
+        t.from_address AS counterparty,
+        EPOCH(t.block_timestamp) AS ts,
+        FALSE AS is_creation,
+        t.from_address = t.to_address AS is_self,
+        CASE WHEN COALESCE(t.receipt_status, 1) <> 0 THEN t.value END AS value_ok,
+        NULL AS value_to_contract,
+        NULL AS fee
+    FROM transactions AS t
+    INNER JOIN addresses AS a ON t.to_address = a.address
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    UNION ALL
+    SELECT  -- the creation of the address itself (a contract), with its endowment
+        a.address,
+        'created' AS role,
+        c.from_address AS counterparty,
+        EPOCH(c.block_timestamp) AS ts,
+        FALSE AS is_creation,
+        FALSE AS is_self,
+        c.value_ok,
+        NULL AS value_to_contract,
+        NULL AS fee
+    FROM creations AS c
+    INNER JOIN addresses AS a ON c.receipt_contract_address = a.address
+),
+
+tx_pairs AS (  -- (address, role, counterparty): makes the distinct counterparty count a COUNT
+    SELECT
+        address,
+        role,
+        counterparty,
+        COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE is_creation) AS n_creations,
+        COUNT(*) FILTER (WHERE is_self) AS n_self,
+        MIN(ts) AS first_ts,
+        MAX(ts) AS last_ts,
+        COUNT(value_ok) AS n_ok,
+        MIN(CAST(value_ok AS DOUBLE)) AS min_value,
+        MAX(CAST(value_ok AS DOUBLE)) AS max_value,
+        SUM(value_ok) AS sum_value,
+        COUNT(value_to_contract) AS n_to_contract,
+        MIN(CAST(value_to_contract AS DOUBLE)) AS min_to_contract,
+        MAX(CAST(value_to_contract AS DOUBLE)) AS max_to_contract,
+        SUM(value_to_contract) AS sum_to_contract,
+        SUM(fee) AS sum_fee
+    FROM tx_legs
+    GROUP BY address, role, counterparty
+),
+
+tx_stats AS (  -- one row per address
+    SELECT
+        address,
+        COALESCE(SUM(n) FILTER (WHERE role = 'sent'), 0) AS n_sent,
+        COALESCE(SUM(n) FILTER (WHERE role = 'received'), 0) AS n_received,
+        COALESCE(SUM(n) FILTER (WHERE role = 'created'), 0) AS n_own_creation,
+        COALESCE(SUM(n_creations), 0) AS n_created,
+        COALESCE(SUM(n_self) FILTER (WHERE role = 'sent'), 0) AS n_self,
+        COUNT(counterparty) FILTER (WHERE role = 'sent') AS n_uniq_to,
+        COUNT(counterparty) FILTER (WHERE role = 'received') AS n_uniq_from,
+        MAX(last_ts) - MIN(first_ts) AS span_all,
+        MAX(last_ts) FILTER (WHERE role = 'sent')
+        - MIN(first_ts) FILTER (WHERE role = 'sent') AS span_sent,
+        MAX(last_ts) FILTER (WHERE role = 'received')
+        - MIN(first_ts) FILTER (WHERE role = 'received') AS span_received,
+        SUM(n_ok) FILTER (WHERE role = 'sent') AS n_sent_ok,
+        MIN(min_value) FILTER (WHERE role = 'sent') AS min_sent,
+        MAX(max_value) FILTER (WHERE role = 'sent') AS max_sent,
+        SUM(sum_value) FILTER (WHERE role = 'sent') AS sum_sent,
+        SUM(n_ok) FILTER (WHERE role = 'received') AS n_received_ok,
+        MIN(min_value) FILTER (WHERE role = 'received') AS min_received,
+        MAX(max_value) FILTER (WHERE role = 'received') AS max_received,
+        SUM(sum_value) FILTER (WHERE role = 'received') AS sum_received,
+        SUM(sum_value) FILTER (WHERE role = 'created') AS sum_endowment,
+        SUM(n_to_contract) AS n_to_contract,
+        MIN(min_to_contract) AS min_to_contract,
+        MAX(max_to_contract) AS max_to_contract,
+        SUM(sum_to_contract) AS sum_to_contract,
+        SUM(sum_fee) AS sum_fee
+    FROM tx_pairs
+    GROUP BY address
+),
+
+tok_sent AS (  -- token transfers sent by universe addresses
+    SELECT
+        a.address,
+        t.token_address,
+        t.to_address,
+        t.transaction_hash,
+        t.block_timestamp,
+        t.token_name,
+        t.token_decimals,
+        t.value,
+        t.from_address = t.to_address AS is_self
+    FROM token_transfers AS t
+    INNER JOIN addresses AS a ON t.from_address = a.address
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+),
+
+tok_recipients AS (  -- the only addresses whose kind (contract or not) matters
+    SELECT DISTINCT to_address AS address
+    FROM tok_sent
+),
+
+contracts AS (  -- recipients the input shows to be contracts: token contracts, contracts
+    -- created by a transaction, and recipients of a call that ran code (more gas than the
+    -- 21000 of a plain transfer)
+    SELECT t.token_address AS address
+    FROM token_transfers AS t
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+        AND t.token_address IN (SELECT r.address FROM tok_recipients AS r)
+    UNION
+    SELECT c.receipt_contract_address AS address
+    FROM creations AS c
+    WHERE c.receipt_contract_address IN (SELECT r.address FROM tok_recipients AS r)
+    UNION
+    SELECT t.to_address AS address
+    FROM transactions AS t
+    WHERE t.receipt_gas_used > 21000 AND t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+        AND t.to_address IN (SELECT r.address FROM tok_recipients AS r)
+),
+
+tok_legs AS (  -- one row per (address, token transfer, side), amounts parsed without overflow
+    SELECT
+        s.address,
+        'sent' AS role,
+        s.token_address,
+        s.transaction_hash,
+        NULLIF(s.token_name, '') AS token_name,
+        s.to_address AS counterparty,
+        EPOCH(s.block_timestamp) AS ts,
+        s.is_self,
+        s.to_address IN (SELECT c.address FROM contracts AS c) AS to_contract,
+        s.token_decimals,
+        s.value,
+        -1 AS sign
+    FROM tok_sent AS s
+    UNION ALL
+    SELECT
+        a.address,
+        'received' AS role,
+        t.token_address,
+        t.transaction_hash,
+        NULLIF(t.token_name, '') AS token_name,
+        t.from_address AS counterparty,
+        EPOCH(t.block_timestamp) AS ts,
+        t.from_address = t.to_address AS is_self,
+        FALSE AS to_contract,
+        t.token_decimals,
+        t.value,
+        1 AS sign
+    FROM token_transfers AS t
+    INNER JOIN addresses AS a ON t.to_address = a.address
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+),
+
+tok_amounts AS (
+    SELECT
+        address,
+        role,
+        token_address,
+        transaction_hash,
+        token_name,
+        counterparty,
+        ts,
+        is_self,
+        to_contract,
+        -- token units as DOUBLE; NULL when the decimals are unknown or the value is no number
+        TRY_CAST(value AS DOUBLE) / POWER(10.0, token_decimals) AS amount,
+        -- exact raw units for balances: value = hi * 10^18 + lo for values of up to 38 digits,
+        -- so that sums of hi and of lo cannot overflow DECIMAL(38, 0); longer values (scam
+        -- tokens reach 78 digits) are summed as DOUBLE in `big`. Each part is 0 when unused.
+        sign * CASE
+            WHEN LENGTH(value) BETWEEN 19 AND 38
+                THEN TRY_CAST(SUBSTRING(value, 1, LENGTH(value) - 18) AS DECIMAL(38, 0))
+            ELSE CAST(0 AS DECIMAL(38, 0))
+        END AS hi,
+        sign * CASE
+            WHEN LENGTH(value) <= 38 THEN TRY_CAST(RIGHT(value, 18) AS DECIMAL(38, 0))
+            ELSE CAST(0 AS DECIMAL(38, 0))
+        END AS lo,
+        sign * CASE WHEN LENGTH(value) > 38 THEN TRY_CAST(value AS DOUBLE) ELSE 0.0 END AS big
+    FROM tok_legs
+),
+
+tok_pairs AS (  -- (address, role, counterparty)
+    SELECT
+        address,
+        role,
+        counterparty,
+        COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE is_self) AS n_self,
+        MIN(ts) AS first_ts,
+        MAX(ts) AS last_ts,
+        COUNT(amount) AS n_amount,
+        MIN(amount) AS min_amount,
+        MAX(amount) AS max_amount,
+        SUM(amount) AS sum_amount,
+        COUNT(*) FILTER (WHERE to_contract) AS n_to_contract,
+        MIN(ts) FILTER (WHERE to_contract) AS first_ts_to_contract,
+        MAX(ts) FILTER (WHERE to_contract) AS last_ts_to_contract,
+        COUNT(amount) FILTER (WHERE to_contract) AS n_amount_to_contract,
+        MIN(amount) FILTER (WHERE to_contract) AS min_to_contract,
+        MAX(amount) FILTER (WHERE to_contract) AS max_to_contract,
+        SUM(amount) FILTER (WHERE to_contract) AS sum_to_contract
+    FROM tok_amounts
+    GROUP BY address, role, counterparty
+),
+
+tok_stats AS (  -- one row per address
+    SELECT
+        address,
+        COALESCE(SUM(n) FILTER (WHERE role = 'sent'), 0) AS n_sent,
+        COALESCE(SUM(n) FILTER (WHERE role = 'received'), 0) AS n_received,
+        COALESCE(SUM(n_self) FILTER (WHERE role = 'sent'), 0) AS n_self,
+        COUNT(counterparty) FILTER (WHERE role = 'sent') AS n_uniq_to,
+        COUNT(counterparty) FILTER (WHERE role = 'received') AS n_uniq_from,
+        MAX(last_ts) FILTER (WHERE role = 'sent')
+        - MIN(first_ts) FILTER (WHERE role = 'sent') AS span_sent,
+        MAX(last_ts) FILTER (WHERE role = 'received')
+        - MIN(first_ts) FILTER (WHERE role = 'received') AS span_received,
+        MIN(min_amount) FILTER (WHERE role = 'sent') AS min_sent,
+        MAX(max_amount) FILTER (WHERE role = 'sent') AS max_sent,
+        SUM(sum_amount) FILTER (WHERE role = 'sent') AS sum_sent,
+        SUM(n_amount) FILTER (WHERE role = 'sent') AS n_amount_sent,
+        MIN(min_amount) FILTER (WHERE role = 'received') AS min_received,
+        MAX(max_amount) FILTER (WHERE role = 'received') AS max_received,
+        SUM(sum_amount) FILTER (WHERE role = 'received') AS sum_received,
+        SUM(n_amount) FILTER (WHERE role = 'received') AS n_amount_received,
+        COALESCE(SUM(n_to_contract), 0) AS n_to_contract,
+        MAX(last_ts_to_contract) - MIN(first_ts_to_contract) AS span_to_contract,
+        MIN(min_to_contract) AS min_to_contract,
+        MAX(max_to_contract) AS max_to_contract,
+        SUM(sum_to_contract) AS sum_to_contract,
+        SUM(n_amount_to_contract) AS n_amount_to_contract
+    FROM tok_pairs
+    GROUP BY address
+),
+
+tok_transactions AS (  -- distinct transactions with a token transfer of the address
+    SELECT address, COUNT(DISTINCT transaction_hash) AS n_transactions
+    FROM tok_legs
+    GROUP BY address
+),
+
+tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance parts
+    SELECT
+        address,
+        token_address,
+        MAX(token_name) AS token_name,
+        COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE role = 'sent') AS n_sent,
+        COUNT(*) FILTER (WHERE role = 'received') AS n_received,
+        SUM(hi) AS hi,
+        SUM(lo) AS lo,
+        SUM(big) AS big
+    FROM tok_amounts
+    GROUP BY address, token_address
+),
+
+tok_token_stats AS (
+    SELECT
+        address,
+        COUNT(*) FILTER (WHERE n_sent > 0) AS n_sent_tokens,
+        COUNT(*) FILTER (WHERE n_received > 0) AS n_received_tokens,
+        COUNT(*) FILTER (
+            WHERE CASE  -- positive balance, i.e. hi * 10^18 + lo + big > 0
+                -- amounts beyond 38 digits: DOUBLE is all there is
+                WHEN big <> 0 THEN big + CAST(hi AS DOUBLE) * 1e18 + CAST(lo AS DOUBLE) > 0
+                -- |lo| < n * 10^18, so a larger |hi| alone decides the sign
+                WHEN ABS(hi) > n THEN hi > 0
+                ELSE hi * CAST(1000000000000000000 AS DECIMAL(38, 0)) + lo > 0
+            END
+        ) AS n_held
+    FROM tok_tokens
+    GROUP BY address
+),
+
+tok_names AS (  -- per (address, token name): transfers per side, names ranked by frequency
+    SELECT
+        address,
+        token_name,
+        SUM(n_sent) AS n_sent,
+        SUM(n_received) AS n_received,
+        ROW_NUMBER() OVER (
+            PARTITION BY address ORDER BY SUM(n_sent) DESC, token_name ASC
+        ) AS sent_rank,
+        ROW_NUMBER() OVER (
+            PARTITION BY address ORDER BY SUM(n_received) DESC, token_name ASC
+        ) AS received_rank
+    FROM tok_tokens
+    WHERE token_name IS NOT NULL
+    GROUP BY address, token_name
+),
+
+tok_name_stats AS (  -- the most frequent name per side; ties go to the smallest name
+    SELECT
+        address,
+        COUNT(*) FILTER (WHERE n_sent > 0) AS n_sent_names,
+        COUNT(*) FILTER (WHERE n_received > 0) AS n_received_names,
+        MAX(token_name) FILTER (WHERE sent_rank = 1 AND n_sent > 0) AS most_sent_name,
+        MAX(token_name) FILTER (WHERE received_rank = 1 AND n_received > 0) AS most_received_name
+    FROM tok_names
+    GROUP BY address
+)
+
+SELECT
+    a.address,
+    -- Farrugia et al. (2020), ether: times in minutes, values in ETH
+    CASE
+        WHEN s.n_sent > 1 THEN s.span_sent / 60.0 / (s.n_sent - 1) ELSE 0.0
+    END AS avg_min_between_sent_tnx,
+    CASE
+        WHEN s.n_received > 1 THEN s.span_received / 60.0 / (s.n_received - 1) ELSE 0.0
+    END AS avg_min_between_received_tnx,
+    COALESCE(s.span_all / 60.0, 0.0) AS time_diff_between_first_and_last_mins,
+    COALESCE(s.n_sent, 0) AS sent_tnx,
+    COALESCE(s.n_received, 0) AS received_tnx,
+    COALESCE(s.n_created, 0) AS number_of_created_contracts,
+    COALESCE(s.n_uniq_from, 0) AS unique_received_from_addresses,
+    COALESCE(s.n_uniq_to, 0) AS unique_sent_to_addresses,
+    COALESCE(s.min_received / 1e18, 0.0) AS min_value_received,
+    COALESCE(s.max_received / 1e18, 0.0) AS max_value_received,
+    COALESCE(CAST(s.sum_received AS DOUBLE) / 1e18 / s.n_received_ok, 0.0) AS avg_val_received,
+    COALESCE(s.min_sent / 1e18, 0.0) AS min_val_sent,
+    COALESCE(s.max_sent / 1e18, 0.0) AS max_val_sent,
+    COALESCE(CAST(s.sum_sent AS DOUBLE) / 1e18 / s.n_sent_ok, 0.0) AS avg_val_sent,
+    COALESCE(s.min_to_contract / 1e18, 0.0) AS min_value_sent_to_contract,
+    COALESCE(s.max_to_contract / 1e18, 0.0) AS max_val_sent_to_contract,
+    COALESCE(
+        CAST(s.sum_to_contract AS DOUBLE) / 1e18 / s.n_to_contract, 0.0
+    ) AS avg_value_sent_to_contract,
+    COALESCE(s.n_sent + s.n_received - s.n_self + s.n_own_creation, 0) AS total_transactions,
+    COALESCE(CAST(s.sum_sent AS DOUBLE) / 1e18, 0.0) AS total_ether_sent,
+    COALESCE(CAST(s.sum_received AS DOUBLE) / 1e18, 0.0) AS total_ether_received,
+    COALESCE(CAST(s.sum_to_contract AS DOUBLE) / 1e18, 0.0) AS total_ether_sent_contracts,
+    COALESCE(
+        CAST(COALESCE(s.sum_received, 0) - COALESCE(s.sum_sent, 0) AS DOUBLE) / 1e18, 0.0
+    ) AS total_ether_balance,
+    -- Farrugia et al. (2020), tokens: amounts in token units, times in minutes
+    COALESCE(k.n_sent + k.n_received - k.n_self, 0) AS total_erc20_tnxs,
+    COALESCE(k.sum_received, 0.0) AS erc20_total_ether_received,
+    COALESCE(k.sum_sent, 0.0) AS erc20_total_ether_sent,
+    COALESCE(k.sum_to_contract, 0.0) AS erc20_total_ether_sent_contract,
+    COALESCE(k.n_uniq_to, 0) AS erc20_uniq_sent_addr,
+    COALESCE(k.n_uniq_from, 0) AS erc20_uniq_rec_addr,
+    COALESCE(g.n_sent_tokens, 0) AS erc20_uniq_sent_contract_addr,
+    COALESCE(g.n_received_tokens, 0) AS erc20_uniq_rec_contract_addr,
+    CASE
+        WHEN k.n_sent > 1 THEN k.span_sent / 60.0 / (k.n_sent - 1) ELSE 0.0
+    END AS erc20_avg_time_between_sent_tnx,
+    CASE
+        WHEN k.n_received > 1 THEN k.span_received / 60.0 / (k.n_received - 1) ELSE 0.0
+    END AS erc20_avg_time_between_rec_tnx,
+    CASE  -- the published collector writes the received average twice; so do we
+        WHEN k.n_received > 1 THEN k.span_received / 60.0 / (k.n_received - 1) ELSE 0.0
+    END AS erc20_avg_time_between_rec_2_tnx,
+    CASE
+        WHEN k.n_to_contract > 1 THEN k.span_to_contract / 60.0 / (k.n_to_contract - 1)
+        ELSE 0.0
+    END AS erc20_avg_time_between_contract_tnx,
+    COALESCE(k.min_received, 0.0) AS erc20_min_val_rec,
+    COALESCE(k.max_received, 0.0) AS erc20_max_val_rec,
+    COALESCE(k.sum_received / k.n_amount_received, 0.0) AS erc20_avg_val_rec,
+    COALESCE(k.min_sent, 0.0) AS erc20_min_val_sent,
+    COALESCE(k.max_sent, 0.0) AS erc20_max_val_sent,
+    COALESCE(k.sum_sent / k.n_amount_sent, 0.0) AS erc20_avg_val_sent,
+    COALESCE(k.min_to_contract, 0.0) AS erc20_min_val_sent_contract,
+    COALESCE(k.max_to_contract, 0.0) AS erc20_max_val_sent_contract,
+    COALESCE(k.sum_to_contract / k.n_amount_to_contract, 0.0) AS erc20_avg_val_sent_contract,
+    COALESCE(m.n_sent_names, 0) AS erc20_uniq_sent_token_name,
+    COALESCE(m.n_received_names, 0) AS erc20_uniq_rec_token_name,
+    m.most_sent_name AS erc20_most_sent_token_type,
+    m.most_received_name AS erc20_most_rec_token_type,
+    COALESCE((s.max_sent - s.min_sent) / 1e18, 0.0) AS sent_diff_between_max_and_min,
+    -- investor profile
+    CAST(
+        COALESCE(s.sum_received, 0) + COALESCE(s.sum_endowment, 0)
+        - COALESCE(s.sum_sent, 0) - COALESCE(s.sum_fee, 0) AS DOUBLE
+    ) / 1e18 AS balance_eth,
+    COALESCE(g.n_held, 0) AS unique_tokens_held,
+    COALESCE(x.n_transactions, 0) AS unique_token_transfers
+FROM addresses AS a
+LEFT JOIN tx_stats AS s ON a.address = s.address
+LEFT JOIN tok_stats AS k ON a.address = k.address
+LEFT JOIN tok_transactions AS x ON a.address = x.address
+LEFT JOIN tok_token_stats AS g ON a.address = g.address
+LEFT JOIN tok_name_stats AS m ON a.address = m.address

@@ -1,0 +1,102 @@
+"""address_universe and address_features wired through Dagster, on hand-built data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, materialize
+
+from eth_assets.as_of import default_as_of, parse_as_of
+from eth_assets.assets.features import address_features, address_universe
+from eth_assets.assets.labels import illicit_labels
+from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.warehouse import DuckDBWarehouse
+from eth_assets_tests.raw_fixtures import ALICE, BOB, CONTRACT, write_bigquery_schema_folder
+
+ASSETS = [raw_transactions, raw_token_transfers, illicit_labels, address_universe, address_features]
+
+
+def _resources(tmp_path: Path) -> dict[str, object]:
+    source = write_bigquery_schema_folder(tmp_path / "source")
+    return {
+        "chain_source": ParquetChainSource(folder=str(source)),
+        "lake": ParquetLake(root=str(tmp_path / "lake")),
+        "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
+    }
+
+
+def _labels_file(tmp_path: Path) -> str:
+    path = tmp_path / "darklist.json"
+    path.write_text(json.dumps([{"address": BOB, "comment": "Phishing", "date": "2020-01-01"}]))
+    return str(path)
+
+
+def _run(tmp_path: Path, universe: dict, features: dict):
+    return materialize(
+        ASSETS,
+        resources=_resources(tmp_path),
+        instance=DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": "2020-01-01",
+            "dagster/asset_partition_range_end": "2020-01-03",
+        },
+        run_config={
+            "ops": {
+                "illicit_labels": {"config": {"files": [_labels_file(tmp_path)]}},
+                "address_universe": {"config": universe},
+                "address_features": {"config": features},
+            }
+        },
+    )
+
+
+def test_sampled_universe_and_default_as_of(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"sample_size": 10, "min_transactions": 1}, {})
+    assert result.success
+    meta = result.asset_materializations_for_node("address_features")[0].metadata
+    assert meta["as_of"].value == "2020-01-04T00:00:00+00:00"  # end of the last partition
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    universe = con.execute(
+        "SELECT address, inclusion_reason, is_labelled_illicit FROM address_universe"
+    ).fetchall()
+    assert universe == [
+        (ALICE, "sampled", False),
+        (BOB, "labelled", True),
+        (CONTRACT, "sampled", False),
+    ]
+    sent = con.execute("SELECT address, sent_tnx FROM address_features ORDER BY 1").fetchall()
+    assert sent == [(ALICE, 2), (BOB, 2), (CONTRACT, 0)]
+
+
+def test_explicit_address_file_and_as_of(tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(f"address,keep\n{ALICE.upper().replace('0X', '0x')},true\n{BOB},false\n")
+    result = _run(
+        tmp_path,
+        {"address_file": str(accounts), "flag_column": "keep"},
+        {"as_of": "2020-01-02"},
+    )
+    assert result.success
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    rows = con.execute("SELECT address, sent_tnx, received_tnx FROM address_features").fetchall()
+    assert rows == [(ALICE, 2, 0)]  # Bob's reply on 2020-01-03 is after as_of
+
+
+def test_bad_address_file_names_the_bad_value(tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("address\n0x12345\n")
+    with pytest.raises(Exception, match="0x12345"):
+        _run(tmp_path, {"address_file": str(accounts)}, {})
+
+
+def test_as_of_parsing() -> None:
+    assert parse_as_of("2019-04-25").isoformat() == "2019-04-25T00:00:00+00:00"
+    with pytest.raises(ValueError, match="not an ISO date"):
+        parse_as_of("yesterday")
+    with pytest.raises(ValueError, match="materialize a range first"):
+        default_as_of(set())
