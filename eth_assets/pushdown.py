@@ -7,22 +7,34 @@ decimals, exactly as the raw extraction does) and the universe an array paramete
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pyarrow as pa
 import sqlglot
+from google.cloud import bigquery
 from sqlglot import exp
 
-from eth_assets.resources.bigquery_source import bigquery_sql
+from eth_assets.resources.bigquery_source import (
+    BigQueryChainSource,
+    bigquery_sql,
+    window_parameters,
+)
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.sql import load_sql
 
 FEATURES_SQL = "address_features"
+GENESIS = datetime(2015, 7, 30, tzinfo=UTC)
 
 
 def _to_bigquery_dialect(tree: exp.Expression) -> exp.Expression:
-    """Rewrite what sqlglot leaves DuckDB-shaped: DATE_DIFF of timestamps → TIMESTAMP_DIFF."""
+    """Rewrite what sqlglot leaves DuckDB-shaped: DATE_DIFF of timestamps → TIMESTAMP_DIFF, and
+    EPOCH(ts) → UNIX_SECONDS(ts) (block times are whole seconds, so nothing is lost)."""
 
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.DateDiff):
             return exp.TimestampDiff(this=node.this, expression=node.expression, unit=node.unit)
+        if isinstance(node, exp.TimeToUnix):
+            return exp.UnixSeconds(this=node.this)
         return node
 
     return tree.transform(rewrite)
@@ -40,9 +52,9 @@ def transpile_to_bigquery(sql: str, relations: dict[str, str] | None = None) -> 
             )
             for name, query in relations.items()
         ]
-        with_clause = tree.args.get("with") or exp.With(expressions=[])
+        with_clause = tree.args.get("with_") or exp.With(expressions=[])
         with_clause.set("expressions", [*ctes, *with_clause.expressions])
-        tree.set("with", with_clause)
+        tree.set("with_", with_clause)
     return _to_bigquery_dialect(tree).sql(dialect="bigquery", pretty=True, comments=False)
 
 
@@ -60,3 +72,16 @@ def features_bigquery_sql(dataset: str) -> str:
         "universe": "SELECT address FROM UNNEST(@addresses) AS address",
     }
     return transpile_to_bigquery(load_sql(FEATURES_SQL), relations)
+
+
+def features_in_bigquery(
+    source: BigQueryChainSource, addresses: list[str], as_of: datetime
+) -> tuple[pa.Table, dict[str, object]]:
+    """Compute the features of `addresses` inside BigQuery; one row per address, as Arrow."""
+    parameters = [
+        bigquery.ScalarQueryParameter("as_of", "TIMESTAMP", as_of),
+        bigquery.ArrayQueryParameter("addresses", "STRING", addresses),
+        *window_parameters(GENESIS, as_of),
+    ]
+    what = f"BigQuery feature push-down over {source.dataset} for {len(addresses)} addresses"
+    return source.query_arrow(features_bigquery_sql(source.dataset), parameters, what)

@@ -3,6 +3,7 @@
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 from dagster import (
@@ -21,12 +22,15 @@ from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.features import create_address_features
+from eth_assets.pushdown import features_in_bigquery
+from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse, register_lake_views
 from eth_assets.universe import UNIVERSE_TABLE, read_address_file, sample_universe, store_universe
 
 ADDRESS_FILE_ENV = "ETH_ASSETS_ADDRESS_FILE"
+FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
 AS_OF_DESCRIPTION = (
     "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). "
     "Empty: the end of the latest materialized raw_transactions partition."
@@ -112,9 +116,16 @@ def address_universe(
 
 
 class AddressFeaturesConfig(Config):
-    """The cutoff of the feature computation."""
+    """The cutoff of the feature computation and where it runs."""
 
     as_of: str = Field("", description=AS_OF_DESCRIPTION)
+    engine: Literal["local", "bigquery"] = Field(
+        default_factory=lambda: os.environ.get(FEATURE_ENGINE_ENV, "local"),
+        description=(
+            "local: DuckDB over the raw lake. bigquery: the same SQL transpiled and run inside "
+            "BigQuery over the full chain (needs the bigquery chain source)."
+        ),
+    )
 
 
 @asset(
@@ -127,20 +138,44 @@ class AddressFeaturesConfig(Config):
 def address_features(
     context: AssetExecutionContext,
     config: AddressFeaturesConfig,
+    chain_source: ChainSource,
     lake: ParquetLake,
     warehouse: DuckDBWarehouse,
 ) -> MaterializeResult:
     """The 44 Farrugia/CatBoost-paper transaction features and the investor-profile features."""
     as_of = resolve_as_of(context, config.as_of)
+    engine_metadata: dict[str, object] = {}
     with warehouse.connect() as con:
-        register_lake_views(con, lake)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
-        rows = create_address_features(con, as_of, "address_features")
+        if config.engine == "bigquery":
+            if not isinstance(chain_source, BigQueryChainSource):
+                raise ValueError(
+                    "engine 'bigquery' runs the features inside BigQuery and needs "
+                    f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
+                )
+            addresses = [
+                r[0] for r in con.execute(f"SELECT address FROM {UNIVERSE_TABLE}").fetchall()
+            ]
+            table, engine_metadata = features_in_bigquery(chain_source, addresses, as_of)
+            con.register("pushed_features", table)
+            con.execute(
+                "CREATE OR REPLACE TABLE address_features AS "
+                "SELECT * FROM pushed_features ORDER BY address"
+            )
+            con.unregister("pushed_features")
+            rows = table.num_rows
+        else:
+            register_lake_views(con, lake)
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}"
+            )
+            rows = create_address_features(con, as_of, "address_features")
         summary = feature_summary(con, "address_features")
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "as_of": as_of.isoformat(),
+            "engine": config.engine,
+            **{k: MetadataValue.text(str(v)) for k, v in engine_metadata.items()},
             "columns": len(summary),
             "summary": MetadataValue.md(markdown_table(summary)),
             "warehouse": MetadataValue.path(str(warehouse.file_path())),
@@ -157,8 +192,8 @@ def feature_summary(con, table: str) -> pl.DataFrame:
     ]
     parts = [
         f"SELECT '{c}' AS feature, count(*) - count(\"{c}\") AS nulls, "
-        f"min(\"{c}\")::DOUBLE AS min, median(\"{c}\")::DOUBLE AS median, "
-        f"max(\"{c}\")::DOUBLE AS max FROM {table}"
+        f'min("{c}")::DOUBLE AS min, median("{c}")::DOUBLE AS median, '
+        f'max("{c}")::DOUBLE AS max FROM {table}'
         for c in columns
     ]
     return con.sql(" UNION ALL ".join(parts)).pl() if parts else pl.DataFrame()

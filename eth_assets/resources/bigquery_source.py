@@ -41,17 +41,12 @@ def bigquery_sql(table: RawTable, dataset: str) -> str:
     return load_sql(f"bigquery_{table.name}").replace("{dataset}", dataset)
 
 
-def query_job_config(
-    start: datetime, end: datetime, maximum_bytes_billed: int
-) -> bigquery.QueryJobConfig:
-    """Job config with the window as TIMESTAMP parameters and a hard cap on bytes billed."""
-    return bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter("start", "TIMESTAMP", start),
-            bigquery.ScalarQueryParameter("end", "TIMESTAMP", end),
-        ],
-        maximum_bytes_billed=maximum_bytes_billed,
-    )
+def window_parameters(start: datetime, end: datetime) -> list[bigquery.ScalarQueryParameter]:
+    """The block-time window as TIMESTAMP query parameters @start and @end."""
+    return [
+        bigquery.ScalarQueryParameter("start", "TIMESTAMP", start),
+        bigquery.ScalarQueryParameter("end", "TIMESTAMP", end),
+    ]
 
 
 class BigQueryChainSource(ChainSource):
@@ -87,8 +82,19 @@ class BigQueryChainSource(ChainSource):
     ) -> tuple[pa.Table, dict[str, object]]:
         """Run the table's query for [start, end) with retries on transient errors."""
         sql = bigquery_sql(table, self.dataset)
-        config = query_job_config(start, end, self.maximum_bytes_billed)
         what = f"BigQuery extract of {self.dataset}.{table.bigquery_table} for [{start}, {end})"
+        return self.query_arrow(sql, window_parameters(start, end), what)
+
+    def query_arrow(
+        self,
+        sql: str,
+        parameters: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
+        what: str,
+    ) -> tuple[pa.Table, dict[str, object]]:
+        """Run one parameterised query under the bytes cap, retrying transient errors."""
+        config = bigquery.QueryJobConfig(
+            query_parameters=parameters, maximum_bytes_billed=self.maximum_bytes_billed
+        )
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.bigquery.get_client() as client:
