@@ -33,6 +33,7 @@ def test_dagster_cli_materializes_everything_for_a_range(tmp_path: Path) -> None
         **os.environ,
         "DAGSTER_HOME": str(tmp_path / "home"),
         "ETH_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "ETH_ASSETS_SOURCE": "parquet",
         "ETH_ASSETS_PARQUET_DIR": str(source),
         "ETH_ASSETS_LABEL_FILES": str(labels),
     }
@@ -52,3 +53,34 @@ def test_dagster_cli_materializes_everything_for_a_range(tmp_path: Path) -> None
     assert labels_rows == [("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",)]
     rejected = duckdb.sql(f"SELECT value FROM '{lake}/illicit_labels_rejected.parquet'").fetchall()
     assert rejected == [("0x123",)]
+
+
+def test_zero_config_default_runs_the_whole_graph_on_the_simulated_chain(tmp_path: Path) -> None:
+    """The README's first command, on a small simulated chain and with no shared data folder."""
+    (tmp_path / "home").mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("ETH_ASSETS_") and key != "DAGSTER_HOME"
+    }
+    env.update(
+        {
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            "ETH_ASSETS_DATA_DIR": str(tmp_path / "data"),
+            "ETH_ASSETS_SHARED_DATA": str(tmp_path / "no-shared-data"),
+            "ETH_ASSETS_SIM_ACCOUNTS": "300",
+            "ETH_ASSETS_SIM_DAYS": "10",
+        }
+    )
+    command = [
+        sys.executable, "-m", "dagster", "asset", "materialize",
+        "-m", "eth_assets.definitions", "--select", "*",
+        "--partition-range", "2021-01-01...2021-01-10",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    warehouse = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
+    universe = warehouse.execute("SELECT count(*) FROM address_universe").fetchall()[0][0]
+    features = warehouse.execute("SELECT count(*), sum(sent_tnx) FROM address_features").fetchall()
+    assert universe >= 300
+    assert features[0][0] == universe and features[0][1] > 0

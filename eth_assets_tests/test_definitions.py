@@ -8,6 +8,7 @@ from dagster import Definitions
 from eth_assets.resources import chain_source_from_env
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.resources.simulated_source import SimulatedChainSource
 
 
 def test_definitions_load() -> None:
@@ -50,6 +51,10 @@ def test_nightly_schedule_targets_the_refresh_job() -> None:
 
 def test_source_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ETH_ASSETS_SOURCE", raising=False)
+    assert isinstance(chain_source_from_env(), SimulatedChainSource)
+    monkeypatch.setenv("ETH_ASSETS_SIM_DAYS", "7")
+    assert chain_source_from_env().days == 7
+    monkeypatch.setenv("ETH_ASSETS_SOURCE", "parquet")
     assert isinstance(chain_source_from_env(), ParquetChainSource)
     monkeypatch.setenv("ETH_ASSETS_SOURCE", "bigquery")
     monkeypatch.setenv("ETH_ASSETS_BQ_MAX_BYTES_BILLED", "1000")
@@ -57,5 +62,5 @@ def test_source_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert isinstance(source, BigQueryChainSource)
     assert source.maximum_bytes_billed == 1000
     monkeypatch.setenv("ETH_ASSETS_SOURCE", "ftp")
-    with pytest.raises(ValueError, match="'ftp' is not a chain source; choose one of: parquet"):
+    with pytest.raises(ValueError, match="'ftp' is not a chain source; choose one of: simulated"):
         chain_source_from_env()

@@ -9,17 +9,34 @@ from dagster_gcp import BigQueryResource
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.simulated_source import SimulatedChainSource
 from eth_assets.resources.warehouse import DuckDBWarehouse
 from eth_assets.settings import SOURCE_ENV
 
-CHAIN_SOURCES = ("parquet", "bigquery")
+CHAIN_SOURCES = ("simulated", "parquet", "bigquery")
 BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
 BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
 
 
+SIM_SETTINGS = {  # environment variable → SimulatedChainSource field
+    "ETH_ASSETS_SIM_SEED": "seed",
+    "ETH_ASSETS_SIM_ACCOUNTS": "n_accounts",
+    "ETH_ASSETS_SIM_START": "start_date",
+    "ETH_ASSETS_SIM_DAYS": "days",
+}
+
+
+def simulated_source_from_env() -> SimulatedChainSource:
+    """The simulated chain, sized by $ETH_ASSETS_SIM_* where set, else its defaults."""
+    settings = {field: os.environ[env] for env, field in SIM_SETTINGS.items() if env in os.environ}
+    return SimulatedChainSource(**settings)
+
+
 def chain_source_from_env() -> ChainSource:
-    """The chain source named by $ETH_ASSETS_SOURCE (default `parquet`)."""
-    kind = os.environ.get(SOURCE_ENV, "parquet").strip().lower()
+    """The chain source named by $ETH_ASSETS_SOURCE (default `simulated`: no data, no keys)."""
+    kind = os.environ.get(SOURCE_ENV, "simulated").strip().lower()
+    if kind == "simulated":
+        return simulated_source_from_env()
     if kind == "parquet":
         return ParquetChainSource()
     if kind == "bigquery":
