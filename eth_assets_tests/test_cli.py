@@ -13,6 +13,12 @@ import duckdb
 from eth_assets_tests.raw_fixtures import write_bigquery_schema_folder
 
 
+def _run(command: list[str], env: dict[str, str], cwd: Path) -> None:
+    """Run a CLI command to completion; fail with the end of its stderr."""
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_dagster_cli_materializes_everything_for_a_range(tmp_path: Path) -> None:
     source = write_bigquery_schema_folder(tmp_path / "source")
     labels = tmp_path / "darklist.json"
@@ -77,8 +83,7 @@ def test_zero_config_default_runs_the_whole_graph_on_the_simulated_chain(tmp_pat
         "-m", "eth_assets.definitions", "--select", "*",
         "--partition-range", "2021-01-01...2021-01-10",
     ]  # fmt: skip
-    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _run(command, env, tmp_path)
     warehouse = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
     universe = warehouse.execute("SELECT count(*) FROM address_universe").fetchall()[0][0]
     features = warehouse.execute("SELECT count(*), sum(sent_tnx) FROM address_features").fetchall()
