@@ -97,6 +97,8 @@ def create_address_features(
     con: duckdb.DuckDBPyConnection, as_of: datetime, table: str = "address_features"
 ) -> int:
     """Materialise the features of every universe address as of `as_of` into `table`; row count."""
+    if not table.replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"not a plain table name: {table!r}")
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS\n{feature_sql()}", {"as_of": as_utc(as_of)}
     ).fetchall()
@@ -139,6 +141,9 @@ def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None
     ).fetchall()
 
 
+# Comparison with the published features (Complete.csv), shared by scripts/compare_farrugia.py
+# and the real-sample test.
+
 # How Complete.csv encodes "no token" in the two token-name columns.
 _NO_TOKEN_NAMES = {"", "0", "None", "nan"}
 
@@ -159,7 +164,7 @@ def published_decimals(path: Path) -> dict[str, int]:
         digits = dict.fromkeys(names, 0)
         for row in reader:
             for name, text in zip(names, row, strict=False):
-                if "." in text:
+                if "." in text and "e" not in text.lower():  # scientific cells: _rounded_like
                     digits[name] = max(digits[name], len(text.strip().split(".")[1]))
     return digits
 
@@ -175,6 +180,19 @@ def _token_name(series: pd.Series) -> pd.Series:
     return text.where(~text.isin(_NO_TOKEN_NAMES), "")
 
 
+def _rounded_like(values: np.ndarray, published: pd.Series, digits: int) -> np.ndarray:
+    """`values` rounded as the published cells are printed: `digits` decimals, or as many
+    significant digits as a cell in scientific notation shows (154 cells, e.g. "4.20E-05")."""
+    rounded = values.round(digits)
+    text = published.fillna("").astype(str).str.strip()
+    scientific = text.str.contains(r"^-?\d(?:\.\d+)?[eE][+-]?\d+$", regex=True).to_numpy()
+    for i in np.flatnonzero(scientific):
+        mantissa = text.iloc[i].lower().split("e")[0].lstrip("-")
+        significant = len(mantissa.replace(".", ""))
+        rounded[i] = float(f"{values[i]:.{significant - 1}e}")
+    return rounded
+
+
 def compare_column(
     ours: pd.Series, published: pd.Series, digits: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +200,7 @@ def compare_column(
     if ours.name in CATEGORICAL_COLUMNS:
         same = (_token_name(ours) == _token_name(published)).to_numpy()
         return same, same
-    mine = ours.astype(float).round(digits).to_numpy()
+    mine = _rounded_like(ours.astype(float).to_numpy(), published, digits)
     theirs = _numeric(published).to_numpy()
     scale = np.maximum(np.abs(mine), np.abs(theirs))
     gap = np.abs(mine - theirs)

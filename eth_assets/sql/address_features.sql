@@ -181,7 +181,7 @@ contracts AS (  -- recipients the input shows to be contracts: token contracts, 
         AND t.to_address IN (SELECT r.address FROM tok_recipients AS r)
 ),
 
-tok_legs AS (  -- one row per (address, token transfer, side), amounts parsed without overflow
+tok_legs AS (  -- one row per (address, token transfer, side)
     SELECT
         s.address,
         'sent' AS role,
@@ -192,7 +192,8 @@ tok_legs AS (  -- one row per (address, token transfer, side), amounts parsed wi
         EPOCH(s.block_timestamp) AS ts,
         s.is_self,
         s.to_address IN (SELECT c.address FROM contracts AS c) AS to_contract,
-        s.token_decimals,
+        -- token units as DOUBLE (no overflow); NULL when the decimals are unknown
+        TRY_CAST(s.value AS DOUBLE) / POWER(10.0, s.token_decimals) AS amount,
         s.value,
         -1 AS sign
     FROM tok_sent AS s
@@ -207,41 +208,12 @@ tok_legs AS (  -- one row per (address, token transfer, side), amounts parsed wi
         EPOCH(t.block_timestamp) AS ts,
         t.from_address = t.to_address AS is_self,
         FALSE AS to_contract,
-        t.token_decimals,
+        TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals) AS amount,
         t.value,
         1 AS sign
     FROM token_transfers AS t
     INNER JOIN addresses AS a ON t.to_address = a.address
     WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-),
-
-tok_amounts AS (
-    SELECT
-        address,
-        role,
-        token_address,
-        transaction_hash,
-        token_name,
-        counterparty,
-        ts,
-        is_self,
-        to_contract,
-        -- token units as DOUBLE; NULL when the decimals are unknown or the value is no number
-        TRY_CAST(value AS DOUBLE) / POWER(10.0, token_decimals) AS amount,
-        -- exact raw units for balances: value = hi * 10^18 + lo for values of up to 38 digits,
-        -- so that sums of hi and of lo cannot overflow DECIMAL(38, 0); longer values (scam
-        -- tokens reach 78 digits) are summed as DOUBLE in `big`. Each part is 0 when unused.
-        sign * CASE
-            WHEN LENGTH(value) BETWEEN 19 AND 38
-                THEN TRY_CAST(SUBSTRING(value, 1, LENGTH(value) - 18) AS DECIMAL(38, 0))
-            ELSE CAST(0 AS DECIMAL(38, 0))
-        END AS hi,
-        sign * CASE
-            WHEN LENGTH(value) <= 38 THEN TRY_CAST(RIGHT(value, 18) AS DECIMAL(38, 0))
-            ELSE CAST(0 AS DECIMAL(38, 0))
-        END AS lo,
-        sign * CASE WHEN LENGTH(value) > 38 THEN TRY_CAST(value AS DOUBLE) ELSE 0.0 END AS big
-    FROM tok_legs
 ),
 
 tok_pairs AS (  -- (address, role, counterparty)
@@ -264,7 +236,7 @@ tok_pairs AS (  -- (address, role, counterparty)
         MIN(amount) FILTER (WHERE to_contract) AS min_to_contract,
         MAX(amount) FILTER (WHERE to_contract) AS max_to_contract,
         SUM(amount) FILTER (WHERE to_contract) AS sum_to_contract
-    FROM tok_amounts
+    FROM tok_legs
     GROUP BY address, role, counterparty
 ),
 
@@ -304,7 +276,10 @@ tok_transactions AS (  -- distinct transactions with a token transfer of the add
     GROUP BY address
 ),
 
-tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance parts
+tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance parts:
+    -- value = hi * 10^18 + lo for values of up to 38 digits, so that sums of hi and of lo cannot
+    -- overflow DECIMAL(38, 0); longer values (scam tokens reach 78 digits) are summed as DOUBLE
+    -- in `big`. Each part is 0 when unused; a value that is no number adds NULL (nothing).
     SELECT
         address,
         token_address,
@@ -312,10 +287,17 @@ tok_tokens AS (  -- per (address, token): transfers per side and the exact raw b
         COUNT(*) AS n,
         COUNT(*) FILTER (WHERE role = 'sent') AS n_sent,
         COUNT(*) FILTER (WHERE role = 'received') AS n_received,
-        SUM(hi) AS hi,
-        SUM(lo) AS lo,
-        SUM(big) AS big
-    FROM tok_amounts
+        SUM(sign * CASE
+            WHEN LENGTH(value) BETWEEN 19 AND 38
+                THEN TRY_CAST(SUBSTRING(value, 1, LENGTH(value) - 18) AS DECIMAL(38, 0))
+            ELSE CAST(0 AS DECIMAL(38, 0))
+        END) AS hi,
+        SUM(sign * CASE
+            WHEN LENGTH(value) <= 38 THEN TRY_CAST(RIGHT(value, 18) AS DECIMAL(38, 0))
+            ELSE CAST(0 AS DECIMAL(38, 0))
+        END) AS lo,
+        SUM(sign * CASE WHEN LENGTH(value) > 38 THEN TRY_CAST(value AS DOUBLE) ELSE 0.0 END) AS big
+    FROM tok_legs
     GROUP BY address, token_address
 ),
 
