@@ -168,7 +168,7 @@ def main() -> None:
                         f"{rows:>12,} {name:>7} {res['seconds']:>8.2f} {rate:>12,.0f} "
                         f"{res['peak_rss_mib']:>9.0f} {shown_ratio:>9.1f}"
                     )
-    print("duckdb computes all 47 features; the pandas baseline only the ether-transaction subset,")
+    print("duckdb computes all 51 feature columns; pandas only the ether-transaction subset,")
     print(
         "so the ratio understates the difference. Peak RSS is per process (ru_maxrss of children)."
     )
