@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -135,6 +136,14 @@ def test_empty_lake_reads_as_typed_empty_table(tmp_path: Path) -> None:
 
 def test_leftover_staging_is_cleaned(tmp_path: Path) -> None:
     source = write_bigquery_schema_folder(tmp_path / "src")
+    staging = tmp_path / "lake" / ".staging"
+    killed = staging / "transactions-killed-run"  # what a SIGKILLed run leaves behind
+    in_flight = staging / "token_transfers-running"
+    for folder in (killed, in_flight):
+        folder.mkdir(parents=True)
+        (folder / "part.parquet").write_bytes(b"partial")
+    day_old = time.time() - lake_module.STALE_STAGING_SECONDS - 60
+    os.utime(killed, (day_old, day_old))
     replace_window(tmp_path / "lake", TRANSACTIONS, _stage(source), START, END)
-    assert list((tmp_path / "lake" / ".staging").iterdir()) == []
+    assert [p.name for p in staging.iterdir()] == ["token_transfers-running"]
     assert os.path.isdir(tmp_path / "lake" / "transactions")

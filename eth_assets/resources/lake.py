@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from eth_assets.settings import data_dir
 
 PART_FILE = "part.parquet"
 STAGING_DIR = ".staging"
+# Staging folders older than this belong to runs that were killed (a finished or failed run
+# removes its own); they are swept by the next write.
+STALE_STAGING_SECONDS = 24 * 3600
 
 # Makes the source's rows of the window available in the connection; returns the relation name
 # and metadata about the extraction (e.g. bytes billed).
@@ -133,6 +137,17 @@ def _parse_ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def sweep_stale_staging(staging_root: Path, now: float | None = None) -> list[Path]:
+    """Remove staging folders left by killed runs; return what was removed."""
+    if not staging_root.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - STALE_STAGING_SECONDS
+    stale = [p for p in staging_root.iterdir() if p.stat().st_mtime < cutoff]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
 def replace_window(
     root: Path, table: RawTable, stage: StageFn, start: datetime, end: datetime
 ) -> WindowWrite:
@@ -144,6 +159,7 @@ def replace_window(
     table_dir = root / table.name
     staging_root = root / STAGING_DIR
     staging = staging_root / f"{table.name}-{uuid.uuid4().hex}"
+    sweep_stale_staging(staging_root)
     staging_root.mkdir(parents=True, exist_ok=True)
     table_dir.mkdir(parents=True, exist_ok=True)
     con = connect_memory()
