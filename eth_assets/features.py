@@ -14,7 +14,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS, RawTable
+from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+from eth_assets.source_columns import map_columns
 from eth_assets.sql import load_sql
 
 # Our column name → the column of Farrugia et al. (2020) Complete.csv it reproduces.
@@ -110,18 +111,6 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def schema_select(con: duckdb.DuckDBPyConnection, table: RawTable, relation: str) -> str:
-    """SELECT of `relation` with exactly `table`'s columns and types; absent ones as typed NULL."""
-    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
-    columns = [
-        f'CAST("{name}" AS {sql_type}) AS "{name}"'
-        if name in present
-        else f'CAST(NULL AS {sql_type}) AS "{name}"'
-        for name, sql_type in table.columns
-    ]
-    return "SELECT " + ", ".join(columns) + f" FROM {relation}"
-
-
 def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None:
     """Define `transactions`, `token_transfers` and `universe` over the real-sample folder.
 
@@ -130,8 +119,12 @@ def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None
     """
     for raw in (TRANSACTIONS, TOKEN_TRANSFERS):
         relation = f"read_parquet({_quote(str(raw_dir / f'{raw.name}.parquet'))})"
+        available = {
+            r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        }
+        expressions, _ = map_columns(raw, available, f"{raw.name} in {raw_dir}")
         con.execute(
-            f"CREATE OR REPLACE VIEW {raw.name} AS {schema_select(con, raw, relation)}"
+            f"CREATE OR REPLACE VIEW {raw.name} AS SELECT {', '.join(expressions)} FROM {relation}"
         ).fetchall()
     accounts = _quote(str(raw_dir / "accounts.csv"))
     con.execute(
