@@ -5,10 +5,11 @@
 -- eth_assets/schemas.py), `universe(address)`, and the named parameter $as_of (TIMESTAMPTZ):
 -- only rows with block_timestamp < $as_of count.
 --
--- Shape, for speed: each input table is joined to the universe once per role (sender,
--- recipient, created contract), giving one "leg" row per (address, transaction, role). Legs are
--- aggregated per (address, role, counterparty), which turns the distinct-counterparty counts
--- into plain counts, then per address. No correlated subqueries, no per-address work.
+-- Shape, for speed and bounded memory: the universe is numbered first (`ids`), so every join
+-- after the first string match, every grouping and every window is keyed by a small integer.
+-- Each role (sent, received, created; token sent, token received) is one scan joined to `ids`
+-- and aggregated straight to one row per address; distinct counterparties are COUNT(DISTINCT)
+-- within that aggregate. No correlated subqueries, no per-address work, no wide intermediate.
 --
 -- Conventions: ether sums stay exact DECIMAL(38, 0) wei until the final division by 1e18
 -- (MIN/MAX are taken on DOUBLE casts, which is exact: the cast is monotonic). Token amounts are
@@ -21,12 +22,12 @@
 -- IF() aggregates, DECIMAL(38, 0) becomes BIGNUMERIC, $as_of becomes @as_of. Not portable as
 -- written (fix after transpiling): EPOCH(ts) is BigQuery's UNIX_SECONDS(ts).
 WITH
-addresses AS (
-    SELECT DISTINCT address
-    FROM universe
+ids AS (  -- the universe, numbered: every later join and grouping key is an integer
+    SELECT address, CAST(ROW_NUMBER() OVER (ORDER BY address) AS INTEGER) AS uid
+    FROM (SELECT DISTINCT address FROM universe) AS u
 ),
 
-creations AS (  -- contract creations before the cutoff (used twice: small, read once)
+creations AS (  -- contract creations before the cutoff (read twice: small)
     SELECT
         from_address,
         receipt_contract_address,
@@ -36,115 +37,122 @@ creations AS (  -- contract creations before the cutoff (used twice: small, read
     WHERE to_address IS NULL AND block_timestamp < CAST($as_of AS TIMESTAMPTZ)
 ),
 
-tx_legs AS (  -- one row per (address, transaction, role)
+tx_sent AS (  -- per address: the transactions it sent (contract creations included)
     SELECT
-        a.address,
-        'sent' AS role,
-        COALESCE(t.to_address, t.receipt_contract_address) AS counterparty,
-        EPOCH(t.block_timestamp) AS ts,
-        t.to_address IS NULL AS is_creation,
-        t.from_address = t.to_address AS is_self,
-        CASE WHEN COALESCE(t.receipt_status, 1) <> 0 THEN t.value END AS value_ok,
+        a.uid,
+        COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE t.to_address IS NULL) AS n_created,
+        COUNT(*) FILTER (WHERE t.from_address = t.to_address) AS n_self,
+        COUNT(DISTINCT COALESCE(t.to_address, t.receipt_contract_address)) AS n_counterparties,
+        EPOCH(MIN(t.block_timestamp)) AS first_ts,
+        EPOCH(MAX(t.block_timestamp)) AS last_ts,
+        COUNT(*) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS n_ok,
+        MIN(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS min_value,
+        MAX(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS max_value,
+        SUM(t.value) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS sum_value,
         -- ether into a contract: a creation, or a call that ran code (more gas than the 21000
         -- of a plain transfer)
-        CASE
-            WHEN COALESCE(t.receipt_status, 1) <> 0
+        COUNT(*) FILTER (
+            WHERE COALESCE(t.receipt_status, 1) <> 0
                 AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
-                THEN t.value
-        END AS value_to_contract,
-        CAST(t.receipt_gas_used AS DECIMAL(38, 0))
-        * CAST(COALESCE(t.receipt_effective_gas_price, t.gas_price) AS DECIMAL(38, 0)) AS fee
+        ) AS n_to_contract,
+        MIN(CAST(t.value AS DOUBLE)) FILTER (
+            WHERE COALESCE(t.receipt_status, 1) <> 0
+                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
+        ) AS min_to_contract,
+        MAX(CAST(t.value AS DOUBLE)) FILTER (
+            WHERE COALESCE(t.receipt_status, 1) <> 0
+                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
+        ) AS max_to_contract,
+        SUM(t.value) FILTER (
+            WHERE COALESCE(t.receipt_status, 1) <> 0
+                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
+        ) AS sum_to_contract,
+        SUM(
+            CAST(t.receipt_gas_used AS DECIMAL(38, 0))
+            * CAST(COALESCE(t.receipt_effective_gas_price, t.gas_price) AS DECIMAL(38, 0))
+        ) AS sum_fee
     FROM transactions AS t
-    INNER JOIN addresses AS a ON t.from_address = a.address
+    INNER JOIN ids AS a ON t.from_address = a.address
     WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-    UNION ALL
-    SELECT
-        a.address,
-        'received' AS role,
-        t.from_address AS counterparty,
-        EPOCH(t.block_timestamp) AS ts,
-        FALSE AS is_creation,
-        t.from_address = t.to_address AS is_self,
-        CASE WHEN COALESCE(t.receipt_status, 1) <> 0 THEN t.value END AS value_ok,
-        NULL AS value_to_contract,
-        NULL AS fee
-    FROM transactions AS t
-    INNER JOIN addresses AS a ON t.to_address = a.address
-    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-    UNION ALL
-    SELECT  -- the creation of the address itself (a contract), with its endowment
-        a.address,
-        'created' AS role,
-        c.from_address AS counterparty,
-        EPOCH(c.block_timestamp) AS ts,
-        FALSE AS is_creation,
-        FALSE AS is_self,
-        c.value_ok,
-        NULL AS value_to_contract,
-        NULL AS fee
-    FROM creations AS c
-    INNER JOIN addresses AS a ON c.receipt_contract_address = a.address
+    GROUP BY a.uid
 ),
 
-tx_pairs AS (  -- (address, role, counterparty): makes the distinct counterparty count a COUNT
+tx_received AS (  -- per address: the transactions it received
     SELECT
-        address,
-        role,
-        counterparty,
+        a.uid,
         COUNT(*) AS n,
-        COUNT(*) FILTER (WHERE is_creation) AS n_creations,
-        COUNT(*) FILTER (WHERE is_self) AS n_self,
-        MIN(ts) AS first_ts,
-        MAX(ts) AS last_ts,
-        COUNT(value_ok) AS n_ok,
-        MIN(CAST(value_ok AS DOUBLE)) AS min_value,
-        MAX(CAST(value_ok AS DOUBLE)) AS max_value,
-        SUM(value_ok) AS sum_value,
-        COUNT(value_to_contract) AS n_to_contract,
-        MIN(CAST(value_to_contract AS DOUBLE)) AS min_to_contract,
-        MAX(CAST(value_to_contract AS DOUBLE)) AS max_to_contract,
-        SUM(value_to_contract) AS sum_to_contract,
-        SUM(fee) AS sum_fee
-    FROM tx_legs
-    GROUP BY address, role, counterparty
+        COUNT(DISTINCT t.from_address) AS n_counterparties,
+        EPOCH(MIN(t.block_timestamp)) AS first_ts,
+        EPOCH(MAX(t.block_timestamp)) AS last_ts,
+        COUNT(*) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS n_ok,
+        MIN(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS min_value,
+        MAX(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS max_value,
+        SUM(t.value) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS sum_value
+    FROM transactions AS t
+    INNER JOIN ids AS a ON t.to_address = a.address
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    GROUP BY a.uid
 ),
 
-tx_stats AS (  -- one row per address
+tx_created AS (  -- per address: its own creation (when it is a contract), with its endowment
     SELECT
-        address,
-        COALESCE(SUM(n) FILTER (WHERE role = 'sent'), 0) AS n_sent,
-        COALESCE(SUM(n) FILTER (WHERE role = 'received'), 0) AS n_received,
-        COALESCE(SUM(n) FILTER (WHERE role = 'created'), 0) AS n_own_creation,
-        COALESCE(SUM(n_creations), 0) AS n_created,
-        COALESCE(SUM(n_self) FILTER (WHERE role = 'sent'), 0) AS n_self,
-        COUNT(counterparty) FILTER (WHERE role = 'sent') AS n_uniq_to,
-        COUNT(counterparty) FILTER (WHERE role = 'received') AS n_uniq_from,
-        MAX(last_ts) - MIN(first_ts) AS span_all,
-        MAX(last_ts) FILTER (WHERE role = 'sent')
-        - MIN(first_ts) FILTER (WHERE role = 'sent') AS span_sent,
-        MAX(last_ts) FILTER (WHERE role = 'received')
-        - MIN(first_ts) FILTER (WHERE role = 'received') AS span_received,
-        SUM(n_ok) FILTER (WHERE role = 'sent') AS n_sent_ok,
-        MIN(min_value) FILTER (WHERE role = 'sent') AS min_sent,
-        MAX(max_value) FILTER (WHERE role = 'sent') AS max_sent,
-        SUM(sum_value) FILTER (WHERE role = 'sent') AS sum_sent,
-        SUM(n_ok) FILTER (WHERE role = 'received') AS n_received_ok,
-        MIN(min_value) FILTER (WHERE role = 'received') AS min_received,
-        MAX(max_value) FILTER (WHERE role = 'received') AS max_received,
-        SUM(sum_value) FILTER (WHERE role = 'received') AS sum_received,
-        SUM(sum_value) FILTER (WHERE role = 'created') AS sum_endowment,
-        SUM(n_to_contract) AS n_to_contract,
-        MIN(min_to_contract) AS min_to_contract,
-        MAX(max_to_contract) AS max_to_contract,
-        SUM(sum_to_contract) AS sum_to_contract,
-        SUM(sum_fee) AS sum_fee
-    FROM tx_pairs
-    GROUP BY address
+        a.uid,
+        COUNT(*) AS n,
+        EPOCH(MIN(c.block_timestamp)) AS first_ts,
+        EPOCH(MAX(c.block_timestamp)) AS last_ts,
+        SUM(c.value_ok) AS sum_value
+    FROM creations AS c
+    INNER JOIN ids AS a ON c.receipt_contract_address = a.address
+    GROUP BY a.uid
+),
+
+tx_stats AS (  -- one row per address; times are Unix seconds, values wei
+    SELECT
+        a.uid,
+        COALESCE(s.n, 0) AS n_sent,
+        COALESCE(r.n, 0) AS n_received,
+        COALESCE(c.n, 0) AS n_own_creation,
+        COALESCE(s.n_created, 0) AS n_created,
+        COALESCE(s.n_self, 0) AS n_self,
+        COALESCE(s.n_counterparties, 0) AS n_uniq_to,
+        COALESCE(r.n_counterparties, 0) AS n_uniq_from,
+        -- latest minus earliest over the three roles; each COALESCE list is non-NULL as soon
+        -- as one role is (GREATEST/LEAST treat NULL differently in DuckDB and BigQuery)
+        GREATEST(
+            COALESCE(s.last_ts, r.last_ts, c.last_ts),
+            COALESCE(r.last_ts, c.last_ts, s.last_ts),
+            COALESCE(c.last_ts, s.last_ts, r.last_ts)
+        ) - LEAST(
+            COALESCE(s.first_ts, r.first_ts, c.first_ts),
+            COALESCE(r.first_ts, c.first_ts, s.first_ts),
+            COALESCE(c.first_ts, s.first_ts, r.first_ts)
+        ) AS span_all,
+        s.last_ts - s.first_ts AS span_sent,
+        r.last_ts - r.first_ts AS span_received,
+        s.n_ok AS n_sent_ok,
+        s.min_value AS min_sent,
+        s.max_value AS max_sent,
+        s.sum_value AS sum_sent,
+        r.n_ok AS n_received_ok,
+        r.min_value AS min_received,
+        r.max_value AS max_received,
+        r.sum_value AS sum_received,
+        c.sum_value AS sum_endowment,
+        s.n_to_contract,
+        s.min_to_contract,
+        s.max_to_contract,
+        s.sum_to_contract,
+        s.sum_fee
+    FROM ids AS a
+    LEFT JOIN tx_sent AS s ON a.uid = s.uid
+    LEFT JOIN tx_received AS r ON a.uid = r.uid
+    LEFT JOIN tx_created AS c ON a.uid = c.uid
 ),
 
 tok_sent AS (  -- token transfers sent by universe addresses
     SELECT
-        a.address,
+        a.uid,
         t.token_address,
         t.to_address,
         t.transaction_hash,
@@ -154,7 +162,7 @@ tok_sent AS (  -- token transfers sent by universe addresses
         t.value,
         t.from_address = t.to_address AS is_self
     FROM token_transfers AS t
-    INNER JOIN addresses AS a ON t.from_address = a.address
+    INNER JOIN ids AS a ON t.from_address = a.address
     WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
 ),
 
@@ -181,99 +189,111 @@ contracts AS (  -- recipients the input shows to be contracts: token contracts, 
         AND t.to_address IN (SELECT r.address FROM tok_recipients AS r)
 ),
 
-tok_legs AS (  -- one row per (address, token transfer, side)
+tok_sent_stats AS (  -- per address: the token transfers it sent
     SELECT
-        s.address,
+        s.uid,
+        COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE s.is_self) AS n_self,
+        COUNT(DISTINCT s.to_address) AS n_counterparties,
+        EPOCH(MAX(s.block_timestamp)) - EPOCH(MIN(s.block_timestamp)) AS span,
+        COUNT(s.amount) AS n_amount,
+        MIN(s.amount) AS min_amount,
+        MAX(s.amount) AS max_amount,
+        SUM(s.amount) AS sum_amount,
+        COUNT(*) FILTER (WHERE s.to_contract) AS n_to_contract,
+        EPOCH(MAX(s.block_timestamp) FILTER (WHERE s.to_contract))
+        - EPOCH(MIN(s.block_timestamp) FILTER (WHERE s.to_contract)) AS span_to_contract,
+        COUNT(s.amount) FILTER (WHERE s.to_contract) AS n_amount_to_contract,
+        MIN(s.amount) FILTER (WHERE s.to_contract) AS min_to_contract,
+        MAX(s.amount) FILTER (WHERE s.to_contract) AS max_to_contract,
+        SUM(s.amount) FILTER (WHERE s.to_contract) AS sum_to_contract
+    FROM (
+        SELECT
+            uid,
+            to_address,
+            block_timestamp,
+            is_self,
+            to_address IN (SELECT c.address FROM contracts AS c) AS to_contract,
+            -- token units as DOUBLE (no overflow); NULL when the decimals are unknown
+            TRY_CAST(value AS DOUBLE) / POWER(10.0, token_decimals) AS amount
+        FROM tok_sent
+    ) AS s
+    GROUP BY s.uid
+),
+
+tok_received_stats AS (  -- per address: the token transfers it received
+    SELECT
+        a.uid,
+        COUNT(*) AS n,
+        COUNT(DISTINCT t.from_address) AS n_counterparties,
+        EPOCH(MAX(t.block_timestamp)) - EPOCH(MIN(t.block_timestamp)) AS span,
+        COUNT(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS n_amount,
+        MIN(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS min_amount,
+        MAX(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS max_amount,
+        SUM(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS sum_amount
+    FROM token_transfers AS t
+    INNER JOIN ids AS a ON t.to_address = a.address
+    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    GROUP BY a.uid
+),
+
+tok_stats AS (  -- one row per address with token activity
+    SELECT
+        a.uid,
+        COALESCE(s.n, 0) AS n_sent,
+        COALESCE(r.n, 0) AS n_received,
+        COALESCE(s.n_self, 0) AS n_self,
+        COALESCE(s.n_counterparties, 0) AS n_uniq_to,
+        COALESCE(r.n_counterparties, 0) AS n_uniq_from,
+        s.span AS span_sent,
+        r.span AS span_received,
+        s.min_amount AS min_sent,
+        s.max_amount AS max_sent,
+        s.sum_amount AS sum_sent,
+        s.n_amount AS n_amount_sent,
+        r.min_amount AS min_received,
+        r.max_amount AS max_received,
+        r.sum_amount AS sum_received,
+        r.n_amount AS n_amount_received,
+        COALESCE(s.n_to_contract, 0) AS n_to_contract,
+        s.span_to_contract,
+        s.min_to_contract,
+        s.max_to_contract,
+        s.sum_to_contract,
+        s.n_amount_to_contract
+    FROM ids AS a
+    LEFT JOIN tok_sent_stats AS s ON a.uid = s.uid
+    LEFT JOIN tok_received_stats AS r ON a.uid = r.uid
+),
+
+tok_legs AS (  -- one row per (address, token transfer, side): what the per-token parts need
+    SELECT
+        uid,
         'sent' AS role,
-        s.token_address,
-        s.transaction_hash,
-        NULLIF(s.token_name, '') AS token_name,
-        s.to_address AS counterparty,
-        EPOCH(s.block_timestamp) AS ts,
-        s.is_self,
-        s.to_address IN (SELECT c.address FROM contracts AS c) AS to_contract,
-        -- token units as DOUBLE (no overflow); NULL when the decimals are unknown
-        TRY_CAST(s.value AS DOUBLE) / POWER(10.0, s.token_decimals) AS amount,
-        s.value,
+        token_address,
+        transaction_hash,
+        NULLIF(token_name, '') AS token_name,
+        value,
         -1 AS sign
-    FROM tok_sent AS s
+    FROM tok_sent
     UNION ALL
     SELECT
-        a.address,
+        a.uid,
         'received' AS role,
         t.token_address,
         t.transaction_hash,
         NULLIF(t.token_name, '') AS token_name,
-        t.from_address AS counterparty,
-        EPOCH(t.block_timestamp) AS ts,
-        t.from_address = t.to_address AS is_self,
-        FALSE AS to_contract,
-        TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals) AS amount,
         t.value,
         1 AS sign
     FROM token_transfers AS t
-    INNER JOIN addresses AS a ON t.to_address = a.address
+    INNER JOIN ids AS a ON t.to_address = a.address
     WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
 ),
 
-tok_pairs AS (  -- (address, role, counterparty)
-    SELECT
-        address,
-        role,
-        counterparty,
-        COUNT(*) AS n,
-        COUNT(*) FILTER (WHERE is_self) AS n_self,
-        MIN(ts) AS first_ts,
-        MAX(ts) AS last_ts,
-        COUNT(amount) AS n_amount,
-        MIN(amount) AS min_amount,
-        MAX(amount) AS max_amount,
-        SUM(amount) AS sum_amount,
-        COUNT(*) FILTER (WHERE to_contract) AS n_to_contract,
-        MIN(ts) FILTER (WHERE to_contract) AS first_ts_to_contract,
-        MAX(ts) FILTER (WHERE to_contract) AS last_ts_to_contract,
-        COUNT(amount) FILTER (WHERE to_contract) AS n_amount_to_contract,
-        MIN(amount) FILTER (WHERE to_contract) AS min_to_contract,
-        MAX(amount) FILTER (WHERE to_contract) AS max_to_contract,
-        SUM(amount) FILTER (WHERE to_contract) AS sum_to_contract
-    FROM tok_legs
-    GROUP BY address, role, counterparty
-),
-
-tok_stats AS (  -- one row per address
-    SELECT
-        address,
-        COALESCE(SUM(n) FILTER (WHERE role = 'sent'), 0) AS n_sent,
-        COALESCE(SUM(n) FILTER (WHERE role = 'received'), 0) AS n_received,
-        COALESCE(SUM(n_self) FILTER (WHERE role = 'sent'), 0) AS n_self,
-        COUNT(counterparty) FILTER (WHERE role = 'sent') AS n_uniq_to,
-        COUNT(counterparty) FILTER (WHERE role = 'received') AS n_uniq_from,
-        MAX(last_ts) FILTER (WHERE role = 'sent')
-        - MIN(first_ts) FILTER (WHERE role = 'sent') AS span_sent,
-        MAX(last_ts) FILTER (WHERE role = 'received')
-        - MIN(first_ts) FILTER (WHERE role = 'received') AS span_received,
-        MIN(min_amount) FILTER (WHERE role = 'sent') AS min_sent,
-        MAX(max_amount) FILTER (WHERE role = 'sent') AS max_sent,
-        SUM(sum_amount) FILTER (WHERE role = 'sent') AS sum_sent,
-        SUM(n_amount) FILTER (WHERE role = 'sent') AS n_amount_sent,
-        MIN(min_amount) FILTER (WHERE role = 'received') AS min_received,
-        MAX(max_amount) FILTER (WHERE role = 'received') AS max_received,
-        SUM(sum_amount) FILTER (WHERE role = 'received') AS sum_received,
-        SUM(n_amount) FILTER (WHERE role = 'received') AS n_amount_received,
-        COALESCE(SUM(n_to_contract), 0) AS n_to_contract,
-        MAX(last_ts_to_contract) - MIN(first_ts_to_contract) AS span_to_contract,
-        MIN(min_to_contract) AS min_to_contract,
-        MAX(max_to_contract) AS max_to_contract,
-        SUM(sum_to_contract) AS sum_to_contract,
-        SUM(n_amount_to_contract) AS n_amount_to_contract
-    FROM tok_pairs
-    GROUP BY address
-),
-
 tok_transactions AS (  -- distinct transactions with a token transfer of the address
-    SELECT address, COUNT(DISTINCT transaction_hash) AS n_transactions
+    SELECT uid, COUNT(DISTINCT transaction_hash) AS n_transactions
     FROM tok_legs
-    GROUP BY address
+    GROUP BY uid
 ),
 
 tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance parts:
@@ -281,7 +301,7 @@ tok_tokens AS (  -- per (address, token): transfers per side and the exact raw b
     -- overflow DECIMAL(38, 0); longer values (scam tokens reach 78 digits) are summed as DOUBLE
     -- in `big`. Each part is 0 when unused; a value that is no number adds NULL (nothing).
     SELECT
-        address,
+        uid,
         token_address,
         MAX(token_name) AS token_name,
         COUNT(*) AS n,
@@ -298,12 +318,12 @@ tok_tokens AS (  -- per (address, token): transfers per side and the exact raw b
         END) AS lo,
         SUM(sign * CASE WHEN LENGTH(value) > 38 THEN TRY_CAST(value AS DOUBLE) ELSE 0.0 END) AS big
     FROM tok_legs
-    GROUP BY address, token_address
+    GROUP BY uid, token_address
 ),
 
 tok_token_stats AS (
     SELECT
-        address,
+        uid,
         COUNT(*) FILTER (WHERE n_sent > 0) AS n_sent_tokens,
         COUNT(*) FILTER (WHERE n_received > 0) AS n_received_tokens,
         COUNT(*) FILTER (
@@ -316,35 +336,35 @@ tok_token_stats AS (
             END
         ) AS n_held
     FROM tok_tokens
-    GROUP BY address
+    GROUP BY uid
 ),
 
 tok_names AS (  -- per (address, token name): transfers per side, names ranked by frequency
     SELECT
-        address,
+        uid,
         token_name,
         SUM(n_sent) AS n_sent,
         SUM(n_received) AS n_received,
         ROW_NUMBER() OVER (
-            PARTITION BY address ORDER BY SUM(n_sent) DESC, token_name ASC
+            PARTITION BY uid ORDER BY SUM(n_sent) DESC, token_name ASC
         ) AS sent_rank,
         ROW_NUMBER() OVER (
-            PARTITION BY address ORDER BY SUM(n_received) DESC, token_name ASC
+            PARTITION BY uid ORDER BY SUM(n_received) DESC, token_name ASC
         ) AS received_rank
     FROM tok_tokens
     WHERE token_name IS NOT NULL
-    GROUP BY address, token_name
+    GROUP BY uid, token_name
 ),
 
 tok_name_stats AS (  -- the most frequent name per side; ties go to the smallest name
     SELECT
-        address,
+        uid,
         COUNT(*) FILTER (WHERE n_sent > 0) AS n_sent_names,
         COUNT(*) FILTER (WHERE n_received > 0) AS n_received_names,
         MAX(token_name) FILTER (WHERE sent_rank = 1 AND n_sent > 0) AS most_sent_name,
         MAX(token_name) FILTER (WHERE received_rank = 1 AND n_received > 0) AS most_received_name
     FROM tok_names
-    GROUP BY address
+    GROUP BY uid
 )
 
 SELECT
@@ -423,9 +443,9 @@ SELECT
     ) / 1e18 AS balance_eth,
     COALESCE(g.n_held, 0) AS unique_tokens_held,
     COALESCE(x.n_transactions, 0) AS unique_token_transfers
-FROM addresses AS a
-LEFT JOIN tx_stats AS s ON a.address = s.address
-LEFT JOIN tok_stats AS k ON a.address = k.address
-LEFT JOIN tok_transactions AS x ON a.address = x.address
-LEFT JOIN tok_token_stats AS g ON a.address = g.address
-LEFT JOIN tok_name_stats AS m ON a.address = m.address
+FROM ids AS a
+LEFT JOIN tx_stats AS s ON a.uid = s.uid
+LEFT JOIN tok_stats AS k ON a.uid = k.uid
+LEFT JOIN tok_transactions AS x ON a.uid = x.uid
+LEFT JOIN tok_token_stats AS g ON a.uid = g.uid
+LEFT JOIN tok_name_stats AS m ON a.uid = m.uid
