@@ -2,10 +2,14 @@
 a straightforward pandas implementation in the same run.
 
 Inputs: the real sample (../shared/data/raw_txns) and copies of it replicated with shifted
-addresses and hashes to about 1 M and 10 M transactions. Each measurement runs in its own process
-so its peak RSS is its own. Prints a table; not a test.
+addresses and hashes to about 1 M and 10 M transactions. Each input is first written into a
+Parquet lake by the raw assets' own code (untimed: that is ingestion), then the feature query
+runs exactly as the asset runs it: lake views, a DuckDB file with 2 threads and a memory limit.
+A third engine, "floor", runs only the sent/received counts and distinct counterparties (4 of
+the 47 features) over the same lake: the least any exact version of these features costs.
+Each measurement runs in its own process so its peak RSS is its own. Prints a table; not a test.
 
-    python bench/features.py [--sizes 1,3,26] [--skip-pandas-above 30000000] [--memory-limit 2GB]
+    python bench/features.py [--sizes 1,3,26] [--skip-pandas-above 30000000] [--memory-limit 1GB]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 AS_OF = datetime(2023, 1, 1, tzinfo=UTC)
+GENESIS = datetime(2015, 7, 30, tzinfo=UTC)
 SHARED = Path(
     os.environ.get(
         "ETH_ASSETS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -66,29 +72,122 @@ def build_replica(raw_dir: Path, out: Path, copies: int) -> int:
     return con.execute(f"SELECT count(*) FROM '{target}'").fetchall()[0][0]
 
 
-def run_duckdb(raw_dir: Path, memory_limit: str) -> dict[str, float]:
-    """The project's feature SQL, as the asset runs it (2 threads, a memory limit that spills)."""
-    from eth_assets.features import create_address_features, register_sample_views
+FLOOR_SQL = """
+WITH ids AS (SELECT DISTINCT address FROM universe),
+sent AS (
+    SELECT a.address, COUNT(*) AS n, COUNT(DISTINCT t.to_address) AS n_to
+    FROM transactions AS t INNER JOIN ids AS a ON t.from_address = a.address
+    WHERE t.block_timestamp < $as_of GROUP BY a.address
+),
+received AS (
+    SELECT a.address, COUNT(*) AS n, COUNT(DISTINCT t.from_address) AS n_from
+    FROM transactions AS t INNER JOIN ids AS a ON t.to_address = a.address
+    WHERE t.block_timestamp < $as_of GROUP BY a.address
+)
+SELECT * FROM ids LEFT JOIN sent USING (address) LEFT JOIN received USING (address)
+"""
+
+
+def build_lake(raw_dir: Path, lake_root: Path) -> None:
+    """Ingest a folder in the BigQuery schema into a lake, as the raw assets do (untimed)."""
+    from eth_assets.resources.chain_sources import ParquetChainSource
+    from eth_assets.resources.lake import RAW_TABLES, ParquetLake
+
+    source = ParquetChainSource(folder=str(raw_dir))
+    lake = ParquetLake(root=str(lake_root))
+    for table in ("transactions", "token_transfers"):
+        lake.replace_window(
+            table,
+            lambda con, t=table: source.stage(con, RAW_TABLES[t], GENESIS, AS_OF),
+            GENESIS,
+            AS_OF,
+        )
+
+
+def flatten_lake(lake_root: Path, flat: Path) -> None:
+    """One canonical Parquet file per table from the lake: the feature query without the lake's
+    per-day files (on the sparse sample, one small file per day)."""
+    from eth_assets.resources.lake import ParquetLake
+
+    flat.mkdir(parents=True, exist_ok=True)
+    lake = ParquetLake(root=str(lake_root))
+    con = duckdb.connect()
+    for table in ("transactions", "token_transfers"):
+        relation = lake.relation_sql(table)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (block_date) FROM ({relation}) ORDER BY block_timestamp) "
+            f"TO '{flat / table}.parquet' (FORMAT parquet, COMPRESSION zstd)"
+        )
+    con.close()
+
+
+def prepare(raw: Path, work: Path, copies: int) -> int:
+    """Inputs of one size under `work`: raw copies, their lake, flat files; transaction rows."""
+    folder = raw if copies == 1 else work / "raw"
+    rows = 383_720 if copies == 1 else build_replica(raw, folder, copies)
+    build_lake(folder, work / "lake")
+    flatten_lake(work / "lake", work / "flat")
+    return rows
+
+
+def _warehouse(tmp: str, raw_dir: Path, work: Path, layout: str, memory_limit: str):
+    """A warehouse connection as the asset opens it, with the input views and the universe:
+    layout "lake" reads the lake as the asset does, "flat" the one-file-per-table copy."""
+    from eth_assets.resources.lake import ParquetLake
+    from eth_assets.resources.warehouse import open_duckdb, register_lake_views
+
+    con = open_duckdb(Path(tmp) / "bench.duckdb", threads=2, memory_limit=memory_limit)
+    if layout == "lake":
+        register_lake_views(con, ParquetLake(root=str(work / "lake")))
+    else:
+        for table in ("transactions", "token_transfers"):
+            con.execute(
+                f"CREATE TEMP VIEW {table} AS "
+                f"SELECT * FROM read_parquet('{work / 'flat' / table}.parquet')"
+            )
+    accounts = raw_dir / "accounts.csv"
+    con.execute(
+        "CREATE TABLE universe AS SELECT DISTINCT lower(address) AS address "
+        f"FROM read_csv('{accounts}', header = true, all_varchar = true) "
+        "WHERE lower(in_subset) = 'true'"
+    )
+    return con
+
+
+def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
+    """The project's feature SQL, as the asset runs it."""
+    from eth_assets.features import create_address_features
 
     with tempfile.TemporaryDirectory() as tmp:
-        con = duckdb.connect(str(Path(tmp) / "bench.duckdb"))
-        con.execute("SET threads = 2")
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.execute(f"SET temp_directory = '{tmp}/spill'")
-        register_sample_views(con, raw_dir)
+        con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
         start = time.perf_counter()
         rows = create_address_features(con, AS_OF, "address_features")
         seconds = time.perf_counter() - start
+        con.close()
     return {"seconds": seconds, "addresses": rows}
 
 
-def run_pandas(raw_dir: Path) -> dict[str, float]:
+def run_floor(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
+    """Only counts and distinct counterparties per side, over the same input and settings."""
+    with tempfile.TemporaryDirectory() as tmp:
+        con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
+        start = time.perf_counter()
+        con.execute(f"CREATE TABLE floor AS {FLOOR_SQL}", {"as_of": AS_OF})
+        seconds = time.perf_counter() - start
+        rows = con.execute("SELECT COUNT(*) FROM floor").fetchall()[0][0]
+        con.close()
+    return {"seconds": seconds, "addresses": rows}
+
+
+def run_pandas(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """A straightforward pandas version of the ether-transaction features (a subset: counts,
-    counterparties, value min/max/avg, totals, balance, time gaps) for the same universe."""
+    counterparties, value min/max/avg, totals, balance, time gaps) for the same universe, reading
+    the flat input (only the columns it uses). `memory_limit` is DuckDB's; pandas has none."""
     import pandas as pd
 
     start = time.perf_counter()
-    tx = pd.read_parquet(raw_dir / "transactions.parquet")
+    columns = ["from_address", "to_address", "value", "receipt_status", "block_timestamp"]
+    tx = pd.read_parquet(work / "flat" / "transactions.parquet", columns=columns)
     accounts = pd.read_csv(raw_dir / "accounts.csv", dtype=str)
     universe = set(accounts.loc[accounts["in_subset"].str.lower() == "true", "address"].str.lower())
     tx = tx[tx["block_timestamp"] < pd.Timestamp(AS_OF)]
@@ -124,54 +223,78 @@ def run_pandas(raw_dir: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - start, "addresses": len(out)}
 
 
-def measure(kind: str, raw_dir: Path, memory_limit: str) -> dict[str, float]:
-    """Run one measurement in a child process, which reports its own peak RSS."""
-    extra = f", {memory_limit!r}" if kind == "duckdb" else ""
+def child(code: str, what: str) -> dict[str, float]:
+    """Run `code` in a fresh Python process (its peak RSS is its own); its last line is JSON."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{what} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(kind: str, raw_dir: Path, work: Path, layout: str, limit: str) -> dict[str, float]:
+    """One measurement in a child process, which reports its peak RSS and its import baseline."""
+    modules = "pandas"
+    if kind != "pandas":
+        modules = "eth_assets.features, eth_assets.resources.warehouse"
     code = (
         f"import json, resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"import {modules}; "
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
         f"from pathlib import Path; from features import run_{kind}; "
-        f"r = run_{kind}(Path({str(raw_dir)!r}){extra}); "
+        f"r = run_{kind}(Path({str(raw_dir)!r}), Path({str(work)!r}), {layout!r}, {limit!r}); "
         "r['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
-        "print(json.dumps(r))"
+        "r['base_rss_mib'] = base; print(json.dumps(r))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child(code, f"{kind} over {layout} input in {work}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,3,26", help="copies of the sample (1 = the sample)")
     parser.add_argument("--skip-pandas-above", type=int, default=30_000_000)
-    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit")
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit")
     args = parser.parse_args()
     raw = SHARED / "raw_txns"
     if not (raw / "transactions.parquet").is_file():
         sys.exit(f"real sample not found under {raw} (set ETH_ASSETS_SHARED_DATA)")
-    header = ("transactions", "engine", "seconds", "rows/s", "peak MiB", "× pandas")
-    print("{:>12} {:>7} {:>8} {:>12} {:>9} {:>9}".format(*header))
+    print(f"DuckDB: 2 threads, memory_limit {args.memory_limit}; as_of {AS_OF:%Y-%m-%d}")
+    header = ("transactions", "engine", "input", "seconds", "rows/s", "peak MiB", "imports")
+    print("{:>12} {:>7} {:>5} {:>8} {:>12} {:>9} {:>8} {:>9}".format(*header, "× pandas"))
     with tempfile.TemporaryDirectory() as tmp:
         for copies in (int(c) for c in args.sizes.split(",")):
-            folder = raw if copies == 1 else Path(tmp) / f"x{copies}"
-            rows = 383_720 if copies == 1 else build_replica(raw, folder, copies)
-            duck = measure("duckdb", folder, args.memory_limit)
-            panda = (
-                measure("pandas", folder, args.memory_limit)
-                if rows <= args.skip_pandas_above
-                else None
+            work = Path(tmp) / f"x{copies}"
+            code = (
+                f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                "from pathlib import Path; from features import prepare; "
+                f"print(json.dumps({{'rows': prepare(Path({str(raw)!r}), Path({str(work)!r}), "
+                f"{copies})}}))"
             )
-            ratio = panda["seconds"] / duck["seconds"] if panda else float("nan")
-            for name, res in (("duckdb", duck), ("pandas", panda)):
-                if res:
-                    rate = rows / res["seconds"]
-                    shown_ratio = ratio if name == "duckdb" else 1.0
-                    print(
-                        f"{rows:>12,} {name:>7} {res['seconds']:>8.2f} {rate:>12,.0f} "
-                        f"{res['peak_rss_mib']:>9.0f} {shown_ratio:>9.1f}"
-                    )
-    print("duckdb computes all 51 feature columns; pandas only the ether-transaction subset,")
-    print(
-        "so the ratio understates the difference. Peak RSS is per process (ru_maxrss of children)."
-    )
+            rows = int(child(code, f"preparing {copies} copies")["rows"])
+            raw_dir = raw if copies == 1 else work / "raw"
+            runs = [("duckdb", "lake"), ("duckdb", "flat"), ("floor", "flat")]
+            if rows <= args.skip_pandas_above:
+                runs.append(("pandas", "flat"))
+            results = {
+                (kind, layout): measure(kind, raw_dir, work, layout, args.memory_limit)
+                for kind, layout in runs
+            }
+            pandas = results.get(("pandas", "flat"))
+            for (kind, layout), res in results.items():
+                rate = rows / res["seconds"]
+                ratio = pandas["seconds"] / res["seconds"] if pandas else float("nan")
+                print(
+                    f"{rows:>12,} {kind:>7} {layout:>5} {res['seconds']:>8.2f} {rate:>12,.0f} "
+                    f"{res['peak_rss_mib']:>9.0f} {res['base_rss_mib']:>8.0f} {ratio:>9.1f}"
+                )
+            shutil.rmtree(work)
+    for line in (
+        "input lake: the raw assets' lake (one file per day) read as the asset reads it;",
+        "flat: the same rows as one file per table. duckdb computes all 51 feature columns;",
+        "pandas only the ether-transaction subset, so the ratio understates the difference;",
+        "floor is 4 columns (counts and distinct counterparties per side). Peak RSS is per",
+        "process (ru_maxrss of the child); imports is its RSS after imports, before any work.",
+    ):
+        print(line)
 
 
 if __name__ == "__main__":
