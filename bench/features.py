@@ -133,6 +133,7 @@ def prepare(raw: Path, work: Path, copies: int) -> int:
 def _warehouse(tmp: str, raw_dir: Path, work: Path, layout: str, memory_limit: str):
     """A warehouse connection as the asset opens it, with the input views and the universe:
     layout "lake" reads the lake as the asset does, "flat" the one-file-per-table copy."""
+    from eth_assets.features import register_sample_universe
     from eth_assets.resources.lake import ParquetLake
     from eth_assets.resources.warehouse import open_duckdb, register_lake_views
 
@@ -145,12 +146,7 @@ def _warehouse(tmp: str, raw_dir: Path, work: Path, layout: str, memory_limit: s
                 f"CREATE TEMP VIEW {table} AS "
                 f"SELECT * FROM read_parquet('{work / 'flat' / table}.parquet')"
             )
-    accounts = raw_dir / "accounts.csv"
-    con.execute(
-        "CREATE TABLE universe AS SELECT DISTINCT lower(address) AS address "
-        f"FROM read_csv('{accounts}', header = true, all_varchar = true) "
-        "WHERE lower(in_subset) = 'true'"
-    )
+    register_sample_universe(con, raw_dir / "accounts.csv")
     return con
 
 

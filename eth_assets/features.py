@@ -126,7 +126,12 @@ def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None
         con.execute(
             f"CREATE OR REPLACE VIEW {raw.name} AS SELECT {', '.join(expressions)} FROM {relation}"
         ).fetchall()
-    accounts = _quote(str(raw_dir / "accounts.csv"))
+    register_sample_universe(con, raw_dir / "accounts.csv")
+
+
+def register_sample_universe(con: duckdb.DuckDBPyConnection, accounts_csv: Path) -> None:
+    """Define the view `universe`: the accounts of the sample's accounts.csv with in_subset."""
+    accounts = _quote(str(accounts_csv))
     con.execute(
         "CREATE OR REPLACE VIEW universe AS SELECT DISTINCT lower(address) AS address "
         f"FROM read_csv({accounts}, header = true, all_varchar = true) "

@@ -39,60 +39,69 @@ creations AS (  -- contract creations before the cutoff (read twice: small)
 
 tx_sent AS (  -- per address: the transactions it sent (contract creations included)
     SELECT
-        a.uid,
+        t.uid,
         COUNT(*) AS n,
         COUNT(*) FILTER (WHERE t.to_address IS NULL) AS n_created,
         COUNT(*) FILTER (WHERE t.from_address = t.to_address) AS n_self,
         COUNT(DISTINCT COALESCE(t.to_address, t.receipt_contract_address)) AS n_counterparties,
         EPOCH(MIN(t.block_timestamp)) AS first_ts,
         EPOCH(MAX(t.block_timestamp)) AS last_ts,
-        COUNT(*) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS n_ok,
-        MIN(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS min_value,
-        MAX(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS max_value,
-        SUM(t.value) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS sum_value,
-        -- ether into a contract: a creation, or a call that ran code (more gas than the 21000
-        -- of a plain transfer)
-        COUNT(*) FILTER (
-            WHERE COALESCE(t.receipt_status, 1) <> 0
-                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
-        ) AS n_to_contract,
-        MIN(CAST(t.value AS DOUBLE)) FILTER (
-            WHERE COALESCE(t.receipt_status, 1) <> 0
-                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
-        ) AS min_to_contract,
-        MAX(CAST(t.value AS DOUBLE)) FILTER (
-            WHERE COALESCE(t.receipt_status, 1) <> 0
-                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
-        ) AS max_to_contract,
-        SUM(t.value) FILTER (
-            WHERE COALESCE(t.receipt_status, 1) <> 0
-                AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
-        ) AS sum_to_contract,
-        SUM(
+        COUNT(t.value_ok) AS n_ok,
+        MIN(CAST(t.value_ok AS DOUBLE)) AS min_value,
+        MAX(CAST(t.value_ok AS DOUBLE)) AS max_value,
+        SUM(t.value_ok) AS sum_value,
+        COUNT(t.value_to_contract) AS n_to_contract,
+        MIN(CAST(t.value_to_contract AS DOUBLE)) AS min_to_contract,
+        MAX(CAST(t.value_to_contract AS DOUBLE)) AS max_to_contract,
+        SUM(t.value_to_contract) AS sum_to_contract,
+        SUM(t.fee) AS sum_fee
+    FROM (
+        SELECT
+            a.uid,
+            t.from_address,
+            t.to_address,
+            t.receipt_contract_address,
+            t.block_timestamp,
+            CASE WHEN COALESCE(t.receipt_status, 1) <> 0 THEN t.value END AS value_ok,
+            -- ether into a contract: a creation, or a call that ran code (more gas than the
+            -- 21000 of a plain transfer)
+            CASE
+                WHEN COALESCE(t.receipt_status, 1) <> 0
+                    AND (t.to_address IS NULL OR t.receipt_gas_used > 21000)
+                    THEN t.value
+            END AS value_to_contract,
             CAST(t.receipt_gas_used AS DECIMAL(38, 0))
             * CAST(COALESCE(t.receipt_effective_gas_price, t.gas_price) AS DECIMAL(38, 0))
-        ) AS sum_fee
-    FROM transactions AS t
-    INNER JOIN ids AS a ON t.from_address = a.address
-    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-    GROUP BY a.uid
+                AS fee
+        FROM transactions AS t
+        INNER JOIN ids AS a ON t.from_address = a.address
+        WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    ) AS t
+    GROUP BY t.uid
 ),
 
 tx_received AS (  -- per address: the transactions it received
     SELECT
-        a.uid,
+        t.uid,
         COUNT(*) AS n,
         COUNT(DISTINCT t.from_address) AS n_counterparties,
         EPOCH(MIN(t.block_timestamp)) AS first_ts,
         EPOCH(MAX(t.block_timestamp)) AS last_ts,
-        COUNT(*) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS n_ok,
-        MIN(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS min_value,
-        MAX(CAST(t.value AS DOUBLE)) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS max_value,
-        SUM(t.value) FILTER (WHERE COALESCE(t.receipt_status, 1) <> 0) AS sum_value
-    FROM transactions AS t
-    INNER JOIN ids AS a ON t.to_address = a.address
-    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-    GROUP BY a.uid
+        COUNT(t.value_ok) AS n_ok,
+        MIN(CAST(t.value_ok AS DOUBLE)) AS min_value,
+        MAX(CAST(t.value_ok AS DOUBLE)) AS max_value,
+        SUM(t.value_ok) AS sum_value
+    FROM (
+        SELECT
+            a.uid,
+            t.from_address,
+            t.block_timestamp,
+            CASE WHEN COALESCE(t.receipt_status, 1) <> 0 THEN t.value END AS value_ok
+        FROM transactions AS t
+        INNER JOIN ids AS a ON t.to_address = a.address
+        WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    ) AS t
+    GROUP BY t.uid
 ),
 
 tx_created AS (  -- per address: its own creation (when it is a contract), with its endowment
@@ -223,18 +232,25 @@ tok_sent_stats AS (  -- per address: the token transfers it sent
 
 tok_received_stats AS (  -- per address: the token transfers it received
     SELECT
-        a.uid,
+        r.uid,
         COUNT(*) AS n,
-        COUNT(DISTINCT t.from_address) AS n_counterparties,
-        EPOCH(MAX(t.block_timestamp)) - EPOCH(MIN(t.block_timestamp)) AS span,
-        COUNT(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS n_amount,
-        MIN(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS min_amount,
-        MAX(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS max_amount,
-        SUM(TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals)) AS sum_amount
-    FROM token_transfers AS t
-    INNER JOIN ids AS a ON t.to_address = a.address
-    WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-    GROUP BY a.uid
+        COUNT(DISTINCT r.from_address) AS n_counterparties,
+        EPOCH(MAX(r.block_timestamp)) - EPOCH(MIN(r.block_timestamp)) AS span,
+        COUNT(r.amount) AS n_amount,
+        MIN(r.amount) AS min_amount,
+        MAX(r.amount) AS max_amount,
+        SUM(r.amount) AS sum_amount
+    FROM (
+        SELECT
+            a.uid,
+            t.from_address,
+            t.block_timestamp,
+            TRY_CAST(t.value AS DOUBLE) / POWER(10.0, t.token_decimals) AS amount
+        FROM token_transfers AS t
+        INNER JOIN ids AS a ON t.to_address = a.address
+        WHERE t.block_timestamp < CAST($as_of AS TIMESTAMPTZ)
+    ) AS r
+    GROUP BY r.uid
 ),
 
 tok_stats AS (  -- one row per address with token activity
