@@ -3,10 +3,12 @@ a straightforward pandas implementation in the same run.
 
 Inputs: the real sample (../shared/data/raw_txns) and copies of it replicated with shifted
 addresses and hashes to about 1 M and 10 M transactions. Each input is first written into a
-Parquet lake by the raw assets' own code (untimed: that is ingestion), then the feature query
-runs exactly as the asset runs it: lake views, a DuckDB file with 2 threads and a memory limit.
-A third engine, "floor", runs only the sent/received counts and distinct counterparties (4 of
-the 47 features) over the same lake: the least any exact version of these features costs.
+Parquet lake by the raw assets' own code, compaction included (untimed: that is ingestion),
+then the feature query runs exactly as the asset runs it: lake views (planning which files to
+read is timed), a DuckDB file with 2 threads and a memory limit. The same lake is also read
+through its day files only (the lake without compaction) and as one flat file per table. A
+further engine, "floor", runs only the sent/received counts and distinct counterparties (4 of
+the 51 columns) over the flat files: the least any exact version of these features costs.
 Each measurement runs in its own process so its peak RSS is its own. Prints a table; not a test.
 
     python bench/features.py [--sizes 1,3,26] [--skip-pandas-above 30000000] [--memory-limit 1GB]
@@ -121,31 +123,45 @@ def flatten_lake(lake_root: Path, flat: Path) -> None:
     con.close()
 
 
-def prepare(raw: Path, work: Path, copies: int) -> int:
-    """Inputs of one size under `work`: raw copies, their lake, flat files; transaction rows."""
+def prepare(raw: Path, work: Path, copies: int) -> dict[str, int]:
+    """Inputs of one size under `work`: raw copies, their lake, flat files. Returns the number of
+    transaction rows, and the transactions files the lake holds and a reader opens."""
+    from eth_assets.resources.compaction import day_files, read_plan
+
     folder = raw if copies == 1 else work / "raw"
     rows = 383_720 if copies == 1 else build_replica(raw, folder, copies)
     build_lake(folder, work / "lake")
     flatten_lake(work / "lake", work / "flat")
-    return rows
+    plan = read_plan(work / "lake" / "transactions")
+    return {
+        "rows": rows,
+        "day_files": len(day_files(work / "lake" / "transactions")),
+        "read_files": len(plan.compact_files) + len(plan.day_files),
+    }
 
 
 def _warehouse(tmp: str, raw_dir: Path, work: Path, layout: str, memory_limit: str):
     """A warehouse connection as the asset opens it, with the input views and the universe:
-    layout "lake" reads the lake as the asset does, "flat" the one-file-per-table copy."""
+    layout "lake" reads the lake as the asset does (compact files where current), "days" the
+    same lake's day files only (the lake without compaction), "flat" one file per table."""
     from eth_assets.features import register_sample_universe
+    from eth_assets.resources.compaction import ReadPlan, day_files, plan_sql
     from eth_assets.resources.lake import ParquetLake
     from eth_assets.resources.warehouse import open_duckdb, register_lake_views
 
     con = open_duckdb(Path(tmp) / "bench.duckdb", threads=2, memory_limit=memory_limit)
-    if layout == "lake":
-        register_lake_views(con, ParquetLake(root=str(work / "lake")))
-    else:
-        for table in ("transactions", "token_transfers"):
+    for table in ("transactions", "token_transfers"):
+        if layout == "days":
+            days = list(day_files(work / "lake" / table).values())
+            relation = plan_sql(ReadPlan(compact_files=[], day_files=days))
+            con.execute(f"CREATE TEMP VIEW {table} AS {relation}")
+        elif layout == "flat":
             con.execute(
                 f"CREATE TEMP VIEW {table} AS "
                 f"SELECT * FROM read_parquet('{work / 'flat' / table}.parquet')"
             )
+    if layout == "lake":
+        register_lake_views(con, ParquetLake(root=str(work / "lake")))
     register_sample_universe(con, raw_dir / "accounts.csv")
     return con
 
@@ -155,8 +171,8 @@ def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dic
     from eth_assets.features import create_address_features
 
     with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()  # planning the lake's files is part of the asset's path
         con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
-        start = time.perf_counter()
         rows = create_address_features(con, AS_OF, "address_features")
         seconds = time.perf_counter() - start
         con.close()
@@ -166,8 +182,8 @@ def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dic
 def run_floor(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """Only counts and distinct counterparties per side, over the same input and settings."""
     with tempfile.TemporaryDirectory() as tmp:
-        con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
         start = time.perf_counter()
+        con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
         con.execute(f"CREATE TABLE floor AS {FLOOR_SQL}", {"as_of": AS_OF})
         seconds = time.perf_counter() - start
         rows = con.execute("SELECT COUNT(*) FROM floor").fetchall()[0][0]
@@ -256,18 +272,20 @@ def main() -> None:
     print(f"DuckDB: 2 threads, memory_limit {args.memory_limit}; as_of {AS_OF:%Y-%m-%d}")
     header = ("transactions", "engine", "input", "seconds", "rows/s", "peak MiB", "imports")
     print("{:>12} {:>7} {:>5} {:>8} {:>12} {:>9} {:>8} {:>9}".format(*header, "× pandas"))
+    files: dict[int, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for copies in (int(c) for c in args.sizes.split(",")):
             work = Path(tmp) / f"x{copies}"
             code = (
                 f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
                 "from pathlib import Path; from features import prepare; "
-                f"print(json.dumps({{'rows': prepare(Path({str(raw)!r}), Path({str(work)!r}), "
-                f"{copies})}}))"
+                f"print(json.dumps(prepare(Path({str(raw)!r}), Path({str(work)!r}), {copies})))"
             )
-            rows = int(child(code, f"preparing {copies} copies")["rows"])
+            prepared = child(code, f"preparing {copies} copies")
+            rows = int(prepared["rows"])
+            files[rows] = (int(prepared["day_files"]), int(prepared["read_files"]))
             raw_dir = raw if copies == 1 else work / "raw"
-            runs = [("duckdb", "lake"), ("duckdb", "flat"), ("floor", "flat")]
+            runs = [("duckdb", "days"), ("duckdb", "lake"), ("duckdb", "flat"), ("floor", "flat")]
             if rows <= args.skip_pandas_above:
                 runs.append(("pandas", "flat"))
             results = {
@@ -283,9 +301,12 @@ def main() -> None:
                     f"{res['peak_rss_mib']:>9.0f} {res['base_rss_mib']:>8.0f} {ratio:>9.1f}"
                 )
             shutil.rmtree(work)
+    for rows, (days, read) in files.items():
+        print(f"lake of {rows:,} transactions: {days:,} day files; a reader opens {read:,} files")
     for line in (
-        "input lake: the raw assets' lake (one file per day) read as the asset reads it;",
-        "flat: the same rows as one file per table. duckdb computes all 51 feature columns;",
+        "input lake: the raw assets' lake read as the asset reads it (compact files where",
+        "current); days: the same lake's day files only, as without compaction; flat: the same",
+        "rows as one file per table. duckdb computes all 51 feature columns;",
         "pandas only the ether-transaction subset, so the ratio understates the difference;",
         "floor is 4 columns (counts and distinct counterparties per side). Peak RSS is per",
         "process (ru_maxrss of the child); imports is its RSS after imports, before any work.",

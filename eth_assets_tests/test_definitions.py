@@ -64,3 +64,20 @@ def test_source_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("ETH_ASSETS_SOURCE", "ftp")
     with pytest.raises(ValueError, match="'ftp' is not a chain source; choose one of: simulated"):
         chain_source_from_env()
+
+
+def test_lake_compaction_threshold_is_chosen_by_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eth_assets.resources import LAKE_COMPACT_ENV, lake_from_env
+
+    monkeypatch.delenv(LAKE_COMPACT_ENV, raising=False)
+    assert lake_from_env().compact_below_mib == 128
+    monkeypatch.setenv(LAKE_COMPACT_ENV, "0")
+    assert lake_from_env().compact_below_mib == 0
+    monkeypatch.setenv(LAKE_COMPACT_ENV, "lots")
+    with pytest.raises(ValueError, match="'lots' is not a whole number of MiB"):
+        lake_from_env()
+    monkeypatch.setenv(LAKE_COMPACT_ENV, "-5")
+    with pytest.raises(ValueError, match="negative"):
+        lake_from_env()

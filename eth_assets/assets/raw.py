@@ -31,6 +31,18 @@ def _record_day_metadata(context: AssetExecutionContext, written: WindowWrite) -
         )
 
 
+def _compaction_metadata(written: WindowWrite) -> dict[str, object]:
+    """How the table is read after the run: compact files written, and files a reader opens."""
+    done = written.compaction
+    if done is None:
+        return {}
+    return {
+        "compacted_periods": ", ".join(done.written) or "none",
+        "read_compact_files": done.compact_files,
+        "read_day_files": done.day_files_read,
+    }
+
+
 def _run_metadata(written: WindowWrite, source: str) -> dict[str, object]:
     """Totals of the whole run's window, recorded once per partition event."""
     first = min(
@@ -48,6 +60,7 @@ def _run_metadata(written: WindowWrite, source: str) -> dict[str, object]:
         "run_days_emptied": len(written.emptied_days),
         "run_first_block_timestamp": str(first) if first else "",
         "run_last_block_timestamp": str(last) if last else "",
+        **_compaction_metadata(written),
         **{k: MetadataValue.text(str(v)) for k, v in written.source_metadata.items()},
     }
 

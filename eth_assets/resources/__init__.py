@@ -16,6 +16,7 @@ from eth_assets.settings import SOURCE_ENV
 CHAIN_SOURCES = ("simulated", "parquet", "bigquery")
 BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
 BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
+LAKE_COMPACT_ENV = "ETH_ASSETS_LAKE_COMPACT_BELOW_MIB"
 
 
 SIM_SETTINGS = {  # environment variable → SimulatedChainSource field
@@ -50,10 +51,24 @@ def chain_source_from_env() -> ChainSource:
     )
 
 
+def lake_from_env() -> ParquetLake:
+    """The lake; $ETH_ASSETS_LAKE_COMPACT_BELOW_MIB sets its compaction threshold (0 = off)."""
+    text = os.environ.get(LAKE_COMPACT_ENV)
+    if text is None:
+        return ParquetLake()
+    try:
+        mib = int(text)
+    except ValueError:
+        raise ValueError(f"{LAKE_COMPACT_ENV}={text!r} is not a whole number of MiB") from None
+    if mib < 0:
+        raise ValueError(f"{LAKE_COMPACT_ENV}={text!r} is negative; use 0 to turn compaction off")
+    return ParquetLake(compact_below_mib=mib)
+
+
 def build_resources() -> dict[str, object]:
     """Every resource the assets use, keyed as the assets name them."""
     return {
         "chain_source": chain_source_from_env(),
-        "lake": ParquetLake(),
+        "lake": lake_from_env(),
         "warehouse": DuckDBWarehouse(),
     }

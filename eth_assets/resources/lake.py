@@ -2,7 +2,8 @@
 
 Writes are staged in full before anything visible changes, then each day's file is swapped in with
 an atomic `os.replace`, so an interrupted or repeated materialization leaves every day either as it
-was or complete, never duplicated or half-written.
+was or complete, never duplicated or half-written. Small days are also compacted into one file per
+year or month, which readers use while it matches the day files (see `compaction`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
+from eth_assets.resources.compaction import (
+    DAY_GLOB,
+    PART_FILE,
+    Compaction,
+    compact_table,
+    plan_sql,
+    read_plan,
+)
 from eth_assets.schemas import RAW_TABLES, RawTable
 from eth_assets.settings import data_dir
 
-PART_FILE = "part.parquet"
 STAGING_DIR = ".staging"
 # Staging folders older than this belong to runs that were killed (a finished or failed run
 # removes its own); they are swept by the next write.
@@ -57,6 +65,7 @@ class WindowWrite:
     days: list[DayStats]
     emptied_days: list[date] = field(default_factory=list)
     source_metadata: dict[str, object] = field(default_factory=dict)
+    compaction: Compaction | None = None
 
     @property
     def rows(self) -> int:
@@ -191,17 +200,19 @@ def replace_window(
 
 def table_files(root: Path, table: RawTable) -> list[Path]:
     """The day files of `table` currently in the lake, oldest day first."""
-    return sorted((root / table.name).glob(f"block_date=*/{PART_FILE}"))
+    return sorted((root / table.name).glob(DAY_GLOB))
 
 
 def table_relation_sql(root: Path, table: RawTable) -> str:
-    """A DuckDB SELECT over the table's lake files, typed and empty when the table has no files."""
-    files = table_files(root, table)
-    if not files:
+    """A DuckDB SELECT over the table's lake files, typed and empty when the table has no files.
+
+    Reads each day once: from a current compact file where one covers it, else its day file.
+    """
+    relation = plan_sql(read_plan(root / table.name))
+    if relation is None:
         nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in table.columns)
         return f"SELECT {nulls}, CAST(NULL AS DATE) AS block_date WHERE false"
-    pattern = str(root / table.name / f"block_date=*/{PART_FILE}")
-    return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
+    return relation
 
 
 def write_table_atomic(path: Path, table: pa.Table) -> int:
@@ -217,9 +228,16 @@ def write_table_atomic(path: Path, table: pa.Table) -> int:
 
 
 class ParquetLake(ConfigurableResource):
-    """Local storage of raw extracts and small tables as Parquet under `root`."""
+    """Local storage of raw extracts and small tables as Parquet under `root`.
+
+    `compact_below_mib`: a calendar year (else month) of a raw table whose day files total less
+    than this is also kept as one compact file (0 turns compaction off). `compact_grace_seconds`:
+    how long a compact file that readers stopped using is kept for queries planned before.
+    """
 
     root: str = ""
+    compact_below_mib: int = 128
+    compact_grace_seconds: float = 3600.0
 
     def root_path(self) -> Path:
         """The lake folder: `root` when set, else `<data dir>/lake`."""
@@ -228,8 +246,20 @@ class ParquetLake(ConfigurableResource):
     def replace_window(
         self, table_name: str, stage: StageFn, start: datetime, end: datetime
     ) -> WindowWrite:
-        """Replace the days of [start, end) of a raw table (see `replace_window`)."""
-        return replace_window(self.root_path(), RAW_TABLES[table_name], stage, start, end)
+        """Replace the days of [start, end) of a raw table (see `replace_window`), then compact
+        the small periods holding those days."""
+        written = replace_window(self.root_path(), RAW_TABLES[table_name], stage, start, end)
+        written.compaction = self.compact(table_name, list(days_in_window(start, end)))
+        return written
+
+    def compact(self, table_name: str, touched: list[date] | None = None) -> Compaction:
+        """Bring a raw table's compact files up to date (all periods, or those of `touched`)."""
+        return compact_table(
+            self.root_path() / RAW_TABLES[table_name].name,
+            below_bytes=self.compact_below_mib * 2**20,
+            grace_seconds=self.compact_grace_seconds,
+            touched=touched,
+        )
 
     def relation_sql(self, table_name: str) -> str:
         """A DuckDB SELECT over a raw table's files (typed, possibly empty)."""

@@ -1,0 +1,291 @@
+"""Compaction of the lake's small days: one file per calendar year or month whose day files are
+small together, read in place of those day files for as long as it still matches them.
+
+Days stay the unit of writing (one file per UTC day, replaced atomically). On a sparse history,
+such as the real sample's 150 transactions a day over eight years, thousands of tiny day files
+make every scan pay thousands of file opens; a compact file removes that cost without changing
+how days are written. Each compact file records in its Parquet metadata the period it covers and
+a fingerprint (inode, size, mtime) of every day file it was built from. Readers use it only while
+those fingerprints equal the current day files of the period, so a day rewritten or emptied after
+compaction is never read stale or twice. Compact files are immutable and uniquely named; one that
+stops being read is marked and removed only after a grace period, so a query planned just before
+a compaction can still open it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+PART_FILE = "part.parquet"
+DAY_GLOB = f"block_date=*/{PART_FILE}"
+COMPACT_DIR = "_compact"
+MANIFEST_KEY = "eth_assets.compaction"
+SUPERSEDED_SUFFIX = ".superseded"
+TMP_SUFFIX = ".tmp"
+
+Fingerprint = tuple[int, int, int]  # inode, size in bytes, mtime in ns
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar year (`2019`) or month (`2019-04`): the unit a compact file covers."""
+
+    label: str
+    start: date
+    end: date  # exclusive
+
+    @classmethod
+    def year(cls, day: date) -> Period:
+        return cls(f"{day.year:04d}", date(day.year, 1, 1), date(day.year + 1, 1, 1))
+
+    @classmethod
+    def month(cls, day: date) -> Period:
+        end = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+        return cls(f"{day.year:04d}-{day.month:02d}", date(day.year, day.month, 1), end)
+
+    @classmethod
+    def parse(cls, label: str) -> Period:
+        """The period named by a label written by `Period.year` or `Period.month`."""
+        parts = [int(p) for p in label.split("-")]
+        if len(parts) == 1:
+            return cls.year(date(parts[0], 1, 1))
+        if len(parts) == 2:
+            return cls.month(date(parts[0], parts[1], 1))
+        raise ValueError(f"not a compaction period: {label!r}")
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day < self.end
+
+    def overlaps(self, other: Period) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class CompactFile:
+    """A compact file and the day files (ISO day → fingerprint) it was built from."""
+
+    path: Path
+    period: Period
+    days: dict[str, Fingerprint]
+    mtime: float
+
+    def is_current(self, fingerprints: dict[date, Fingerprint]) -> bool:
+        """True while the period's day files are exactly those the file was built from."""
+        current = {d.isoformat(): fp for d, fp in fingerprints.items() if self.period.contains(d)}
+        return current == self.days
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What a reader of one raw table opens: compact files, and the day files they don't cover."""
+
+    compact_files: list[Path]
+    day_files: list[Path]
+
+
+def compact_dir(table_dir: Path) -> Path:
+    """Where a table's compact files live: `<lake>/_compact/<table>`, outside the table's folder,
+    so that a glob over the day files (`<table>/*/*.parquet`) never reads a row twice."""
+    return table_dir.parent / COMPACT_DIR / table_dir.name
+
+
+def day_files(table_dir: Path) -> dict[date, Path]:
+    """The table's day files, by UTC day, oldest first."""
+    files = sorted(table_dir.glob(DAY_GLOB))
+    return {date.fromisoformat(p.parent.name.split("=", 1)[1]): p for p in files}
+
+
+def fingerprints(files: dict[date, Path]) -> dict[date, Fingerprint]:
+    """Fingerprint of each day file that still exists (one may vanish while we look)."""
+    out: dict[date, Fingerprint] = {}
+    for day, path in files.items():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        out[day] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def compact_files(table_dir: Path) -> list[CompactFile]:
+    """Every compact file of the table with a readable manifest (others are ignored)."""
+    found = []
+    for path in sorted(compact_dir(table_dir).glob("*.parquet")):
+        try:
+            meta = pq.read_metadata(path).metadata or {}
+            manifest = json.loads(meta[MANIFEST_KEY.encode()])
+            days = {d: tuple(fp) for d, fp in manifest["days"].items()}
+            found.append(
+                CompactFile(path, Period.parse(manifest["period"]), days, path.stat().st_mtime)
+            )
+        except (OSError, KeyError, ValueError):
+            continue
+    return found
+
+
+def choose(files: list[CompactFile], current: dict[date, Fingerprint]) -> list[CompactFile]:
+    """The compact files to read: current ones, years before months, newest first, no overlap."""
+    chosen: list[CompactFile] = []
+    candidates = [f for f in files if f.is_current(current)]
+    for f in sorted(candidates, key=lambda f: (f.period.start - f.period.end, -f.mtime)):
+        if not any(f.period.overlaps(c.period) for c in chosen):
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: f.period.start)
+
+
+def read_plan(table_dir: Path) -> ReadPlan:
+    """Files a reader opens now so that every day is read exactly once, as currently written."""
+    files = day_files(table_dir)
+    current = fingerprints(files)
+    chosen = choose(compact_files(table_dir), current)
+    covered = [c.period for c in chosen]
+    uncovered = [p for d, p in files.items() if not any(c.contains(d) for c in covered)]
+    return ReadPlan([c.path for c in chosen], uncovered)
+
+
+def sql_file_list(paths: list[Path]) -> str:
+    """A DuckDB list literal of file paths."""
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def plan_sql(plan: ReadPlan) -> str | None:
+    """A DuckDB SELECT of every row the plan's files hold, with `block_date`; None if no files."""
+    parts = []
+    if plan.day_files:
+        parts.append(
+            f"SELECT * FROM read_parquet({sql_file_list(plan.day_files)}, "
+            "hive_partitioning = true, hive_types = {'block_date': DATE})"
+        )
+    if plan.compact_files:
+        parts.append(f"SELECT * FROM read_parquet({sql_file_list(plan.compact_files)})")
+    return "\nUNION ALL BY NAME\n".join(parts) or None
+
+
+def plan_periods(sizes: dict[date, int], below_bytes: int) -> list[Period]:
+    """Periods worth a compact file: each year whose day files total under `below_bytes`, else
+    each of its months that does; a period with a single day file gains nothing and is skipped."""
+    if below_bytes <= 0:
+        return []
+    periods: list[Period] = []
+    for year in sorted({Period.year(d) for d in sizes}, key=lambda p: p.start):
+        in_year = {d: s for d, s in sizes.items() if year.contains(d)}
+        if sum(in_year.values()) < below_bytes:
+            periods += [year] if len(in_year) > 1 else []
+            continue
+        for month in sorted({Period.month(d) for d in in_year}, key=lambda p: p.start):
+            in_month = [s for d, s in in_year.items() if month.contains(d)]
+            if len(in_month) > 1 and sum(in_month) < below_bytes:
+                periods.append(month)
+    return periods
+
+
+def write_compact_file(
+    table_dir: Path, period: Period, files: dict[date, Path], prints: dict[date, Fingerprint]
+) -> Path:
+    """Write the period's day files as one compact file (temporary name, then atomic rename).
+
+    The fingerprints were taken before the files are read, so if a day is replaced meanwhile the
+    manifest no longer matches it and readers ignore the file: never stale, at worst unused.
+    """
+    target_dir = compact_dir(table_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{period.label}-{uuid.uuid4().hex[:12]}.parquet"
+    target = target_dir / name
+    tmp = target_dir / f".{name}{TMP_SUFFIX}"
+    days = sorted(d for d in prints if period.contains(d))
+    manifest = json.dumps(
+        {"period": period.label, "days": {d.isoformat(): list(prints[d]) for d in days}}
+    ).replace("'", "''")
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet({sql_file_list([files[d] for d in days])}, "
+            "hive_partitioning = true, hive_types = {'block_date': DATE})) "
+            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, "
+            f"KV_METADATA {{'{MANIFEST_KEY}': '{manifest}'}})"
+        )
+        os.replace(tmp, target)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def sweep(
+    table_dir: Path,
+    files: list[CompactFile],
+    keep: list[CompactFile],
+    grace_seconds: float,
+    now: float,
+) -> list[Path]:
+    """Mark compact files that readers no longer choose; remove those marked over `grace_seconds`
+    ago, and temporary files of killed compactions as old. Returns what was removed."""
+    removed: list[Path] = []
+    kept = {f.path for f in keep}
+    for f in files:
+        marker = f.path.with_name(f.path.name + SUPERSEDED_SUFFIX)
+        if f.path in kept:
+            marker.unlink(missing_ok=True)
+        elif not marker.exists():
+            marker.touch()
+        elif marker.stat().st_mtime < now - grace_seconds:
+            f.path.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+            removed.append(f.path)
+    for tmp in compact_dir(table_dir).glob(f".*{TMP_SUFFIX}"):
+        if tmp.stat().st_mtime < now - grace_seconds:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """Outcome of compacting one table: periods written, and files removed by the sweep."""
+
+    written: list[str]
+    removed: list[Path]
+    compact_files: int
+    day_files_read: int
+
+
+def compact_table(
+    table_dir: Path,
+    below_bytes: int,
+    grace_seconds: float,
+    touched: list[date] | None = None,
+    now: float | None = None,
+) -> Compaction:
+    """Bring the table's compact files up to date.
+
+    A small period gets a new compact file when no current one covers it; `touched` limits this to
+    the periods holding those days (the window just written). Then files readers no longer choose
+    are swept (see `sweep`).
+    """
+    now = time.time() if now is None else now
+    files = day_files(table_dir)
+    prints = fingerprints(files)
+    existing = compact_files(table_dir)
+    written: list[str] = []
+    for period in plan_periods({d: fp[1] for d, fp in prints.items()}, below_bytes):
+        if touched is not None and not any(period.contains(d) for d in touched):
+            continue
+        if any(f.period == period and f.is_current(prints) for f in existing):
+            continue
+        write_compact_file(table_dir, period, files, prints)
+        written.append(period.label)
+    existing = compact_files(table_dir)
+    chosen = choose(existing, fingerprints(day_files(table_dir)))
+    removed = sweep(table_dir, existing, chosen, grace_seconds, now)
+    plan = read_plan(table_dir)
+    return Compaction(written, removed, len(plan.compact_files), len(plan.day_files))

@@ -1,0 +1,213 @@
+"""Compaction of small days: every day read exactly once and as currently written, whatever
+happened to the day files after a compact file was built; superseded files kept for a grace."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from eth_assets.resources import compaction as compaction_module
+from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.resources.compaction import (
+    COMPACT_DIR,
+    SUPERSEDED_SUFFIX,
+    compact_dir,
+    compact_files,
+    compact_table,
+    plan_sql,
+    read_plan,
+)
+from eth_assets.resources.lake import ParquetLake, table_relation_sql
+from eth_assets.schemas import TRANSACTIONS
+from eth_assets_tests.raw_fixtures import write_bigquery_schema_folder
+
+DAYS = [date(2019, 12, 30), date(2019, 12, 31)] + [date(2020, 1, d) for d in (1, 2, 3, 4)]
+DAYS += [date(2020, 3, 5), date(2020, 3, 6)]
+BIG = 2**30  # a threshold every period is under
+
+
+def _write_day(table: Path, day: date, values: list[int]) -> None:
+    """A day file as the lake writes it: atomic rename of a complete file."""
+    folder = table / f"block_date={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{uuid.uuid4().hex}.tmp"
+    rows = ", ".join(f"({v})" for v in values)
+    duckdb.sql(
+        f"COPY (SELECT v::BIGINT AS v FROM (VALUES {rows}) AS t(v)) TO '{tmp}' (FORMAT parquet)"
+    )
+    os.replace(tmp, folder / "part.parquet")
+
+
+def _table(tmp_path: Path) -> Path:
+    table = tmp_path / "transactions"
+    for i, day in enumerate(DAYS):
+        _write_day(table, day, [10 * i, 10 * i + 1])
+    return table
+
+
+def _rows(table: Path) -> list[tuple]:
+    relation = plan_sql(read_plan(table))
+    if relation is None:
+        return []
+    return duckdb.sql(f"SELECT block_date, v FROM ({relation}) ORDER BY ALL").fetchall()
+
+
+def _expected(values: dict[date, list[int]]) -> list[tuple]:
+    return sorted((d, v) for d, vs in values.items() for v in vs)
+
+
+INITIAL = {day: [10 * i, 10 * i + 1] for i, day in enumerate(DAYS)}
+
+
+def test_small_years_are_read_from_one_file_each(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    done = compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    assert done.written == ["2019", "2020"]
+    plan = read_plan(table)
+    assert [p.name.split("-")[0] for p in plan.compact_files] == ["2019", "2020"]
+    assert plan.day_files == []
+    assert _rows(table) == _expected(INITIAL)
+    # Nothing changed: a second pass writes nothing.
+    assert compact_table(table, below_bytes=BIG, grace_seconds=3600).written == []
+
+
+def test_a_year_over_the_threshold_is_compacted_by_month(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    sizes = {d: (table / f"block_date={d}" / "part.parquet").stat().st_size for d in DAYS}
+    january = sum(s for d, s in sizes.items() if d.year == 2020 and d.month == 1)
+    done = compact_table(table, below_bytes=january + 1, grace_seconds=3600)
+    assert done.written == ["2019", "2020-01", "2020-03"]
+    assert read_plan(table).day_files == []
+    assert _rows(table) == _expected(INITIAL)
+
+
+def test_threshold_zero_turns_compaction_off(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    assert compact_table(table, below_bytes=0, grace_seconds=3600).written == []
+    assert not compact_dir(table).exists()
+    assert len(read_plan(table).day_files) == len(DAYS)
+
+
+def test_a_day_rewritten_after_compaction_is_read_as_rewritten(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    _write_day(table, date(2020, 1, 2), [777])
+    expected = {**INITIAL, date(2020, 1, 2): [777]}
+    plan = read_plan(table)
+    # The 2020 file no longer matches its days: 2020 is read from its day files, 2019 still not.
+    assert [p.name[:4] for p in plan.compact_files] == ["2019"]
+    assert len(plan.day_files) == 6
+    assert _rows(table) == _expected(expected)
+    done = compact_table(table, below_bytes=BIG, grace_seconds=3600, touched=[date(2020, 1, 2)])
+    assert done.written == ["2020"]
+    assert read_plan(table).day_files == []
+    assert _rows(table) == _expected(expected)
+
+
+def test_a_day_emptied_after_compaction_is_no_longer_read(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    gone = table / "block_date=2019-12-31" / "part.parquet"
+    gone.unlink()
+    gone.parent.rmdir()
+    expected = {d: v for d, v in INITIAL.items() if d != date(2019, 12, 31)}
+    assert _rows(table) == _expected(expected)
+    compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    assert _rows(table) == _expected(expected)
+
+
+def test_a_day_added_to_a_compacted_year_is_read(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    _write_day(table, date(2020, 7, 1), [5])
+    expected = {**INITIAL, date(2020, 7, 1): [5]}
+    assert _rows(table) == _expected(expected)
+
+
+def test_overlapping_current_files_are_read_once(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_table(table, below_bytes=1, grace_seconds=3600)  # nothing is that small
+    sizes = sum(p.stat().st_size for p in table.glob("block_date=*/part.parquet"))
+    january = sum(p.stat().st_size for p in table.glob("block_date=2020-01-*/part.parquet"))
+    months = compact_table(table, below_bytes=january + 1, grace_seconds=3600)
+    assert months.written == ["2019", "2020-01", "2020-03"]
+    years = compact_table(table, below_bytes=sizes + 1, grace_seconds=3600)
+    assert years.written == ["2020"]  # 2019's file is still current
+    chosen = set(read_plan(table).compact_files)
+    assert sorted(f.period.label for f in compact_files(table) if f.path in chosen) == [
+        "2019",
+        "2020",
+    ]
+    assert _rows(table) == _expected(INITIAL)
+    # The month files are still there for readers planned earlier, marked as superseded.
+    markers = sorted(p.name[:7] for p in compact_dir(table).glob(f"*{SUPERSEDED_SUFFIX}"))
+    assert markers == ["2020-01", "2020-03"]
+
+
+def test_superseded_files_are_removed_only_after_the_grace_period(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_table(table, below_bytes=BIG, grace_seconds=60)
+    old = read_plan(table).compact_files[1]
+    _write_day(table, date(2020, 3, 6), [1])
+    compact_table(table, below_bytes=BIG, grace_seconds=60)
+    assert old.exists()  # marked, not removed: a query planned before may still open it
+    assert old.with_name(old.name + SUPERSEDED_SUFFIX).exists()
+    compact_table(table, below_bytes=BIG, grace_seconds=60, now=time.time() + 30)
+    assert old.exists()
+    done = compact_table(table, below_bytes=BIG, grace_seconds=60, now=time.time() + 61)
+    assert done.removed == [old]
+    assert not old.exists()
+    assert not old.with_name(old.name + SUPERSEDED_SUFFIX).exists()
+    assert len(list(compact_dir(table).glob("*.parquet"))) == 2
+
+
+def test_interrupted_compaction_changes_nothing_readers_see(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = _table(tmp_path)
+
+    def die(src: str, dst: str) -> None:
+        raise OSError("killed during rename")
+
+    monkeypatch.setattr(compaction_module.os, "replace", die)
+    with pytest.raises(OSError, match="killed during rename"):
+        compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    assert list(compact_dir(table).iterdir()) == []  # the temporary file is gone too
+    assert len(read_plan(table).day_files) == len(DAYS)
+    assert _rows(table) == _expected(INITIAL)
+
+
+def test_a_compact_file_without_manifest_is_ignored(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_dir(table).mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT 1::BIGINT AS v) TO '{compact_dir(table) / '2020-x.parquet'}'")
+    assert _rows(table) == _expected(INITIAL)
+
+
+def test_the_lake_resource_compacts_what_it_writes(tmp_path: Path) -> None:
+    source = ParquetChainSource(folder=str(write_bigquery_schema_folder(tmp_path / "src")))
+    start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 4, tzinfo=UTC)
+    lake = ParquetLake(root=str(tmp_path / "lake"))
+    for _ in range(2):  # repeated: replaced, never duplicated
+        written = lake.replace_window(
+            "transactions", lambda con: source.stage(con, TRANSACTIONS, start, end), start, end
+        )
+        rows = duckdb.sql(
+            f"SELECT hash, block_date FROM ({lake.relation_sql('transactions')}) ORDER BY ALL"
+        ).fetchall()
+        assert [r[0] for r in rows] == ["0x01", "0x02", "0x03", "0x04"]
+        assert written.compaction is not None
+        assert (written.compaction.compact_files, written.compaction.day_files_read) == (1, 0)
+    off = ParquetLake(root=str(tmp_path / "off"), compact_below_mib=0)
+    off.replace_window(
+        "transactions", lambda con: source.stage(con, TRANSACTIONS, start, end), start, end
+    )
+    assert not (tmp_path / "off" / COMPACT_DIR).exists()
+    relation = table_relation_sql(tmp_path / "off", TRANSACTIONS)
+    assert duckdb.sql(f"SELECT count(*) FROM ({relation})").fetchall() == [(4,)]
