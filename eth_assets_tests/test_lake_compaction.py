@@ -65,22 +65,34 @@ def _expected(values: dict[date, list[int]]) -> list[tuple]:
 INITIAL = {day: [10 * i, 10 * i + 1] for i, day in enumerate(DAYS)}
 
 
-def test_small_years_are_read_from_one_file_each(tmp_path: Path) -> None:
+def _size(table: Path, pattern: str) -> int:
+    return sum(p.stat().st_size for p in table.glob(f"block_date={pattern}/part.parquet"))
+
+
+def test_a_small_table_is_read_from_one_file(tmp_path: Path) -> None:
     table = _table(tmp_path)
     done = compact_table(table, below_bytes=BIG, grace_seconds=3600)
-    assert done.written == ["2019", "2020"]
+    assert done.written == ["all"]
     plan = read_plan(table)
-    assert [p.name.split("-")[0] for p in plan.compact_files] == ["2019", "2020"]
+    assert len(plan.compact_files) == 1
     assert plan.day_files == []
     assert _rows(table) == _expected(INITIAL)
     # Nothing changed: a second pass writes nothing.
     assert compact_table(table, below_bytes=BIG, grace_seconds=3600).written == []
 
 
+def test_small_years_are_read_from_one_file_each(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    below = max(_size(table, "2019-*"), _size(table, "2020-*")) + 1
+    done = compact_table(table, below_bytes=below, grace_seconds=3600)
+    assert done.written == ["2019", "2020"]
+    assert read_plan(table).day_files == []
+    assert _rows(table) == _expected(INITIAL)
+
+
 def test_a_year_over_the_threshold_is_compacted_by_month(tmp_path: Path) -> None:
     table = _table(tmp_path)
-    sizes = {d: (table / f"block_date={d}" / "part.parquet").stat().st_size for d in DAYS}
-    january = sum(s for d, s in sizes.items() if d.year == 2020 and d.month == 1)
+    january = _size(table, "2020-01-*")
     done = compact_table(table, below_bytes=january + 1, grace_seconds=3600)
     assert done.written == ["2019", "2020-01", "2020-03"]
     assert read_plan(table).day_files == []
@@ -96,7 +108,8 @@ def test_threshold_zero_turns_compaction_off(tmp_path: Path) -> None:
 
 def test_a_day_rewritten_after_compaction_is_read_as_rewritten(tmp_path: Path) -> None:
     table = _table(tmp_path)
-    compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    below = max(_size(table, "2019-*"), _size(table, "2020-*")) + 1
+    compact_table(table, below_bytes=below, grace_seconds=3600)
     _write_day(table, date(2020, 1, 2), [777])
     expected = {**INITIAL, date(2020, 1, 2): [777]}
     plan = read_plan(table)
@@ -104,7 +117,7 @@ def test_a_day_rewritten_after_compaction_is_read_as_rewritten(tmp_path: Path) -
     assert [p.name[:4] for p in plan.compact_files] == ["2019"]
     assert len(plan.day_files) == 6
     assert _rows(table) == _expected(expected)
-    done = compact_table(table, below_bytes=BIG, grace_seconds=3600, touched=[date(2020, 1, 2)])
+    done = compact_table(table, below_bytes=below, grace_seconds=3600, touched=[date(2020, 1, 2)])
     assert done.written == ["2020"]
     assert read_plan(table).day_files == []
     assert _rows(table) == _expected(expected)
@@ -133,27 +146,24 @@ def test_a_day_added_to_a_compacted_year_is_read(tmp_path: Path) -> None:
 def test_overlapping_current_files_are_read_once(tmp_path: Path) -> None:
     table = _table(tmp_path)
     compact_table(table, below_bytes=1, grace_seconds=3600)  # nothing is that small
-    sizes = sum(p.stat().st_size for p in table.glob("block_date=*/part.parquet"))
-    january = sum(p.stat().st_size for p in table.glob("block_date=2020-01-*/part.parquet"))
-    months = compact_table(table, below_bytes=january + 1, grace_seconds=3600)
+    months = compact_table(table, below_bytes=_size(table, "2020-01-*") + 1, grace_seconds=3600)
     assert months.written == ["2019", "2020-01", "2020-03"]
-    years = compact_table(table, below_bytes=sizes + 1, grace_seconds=3600)
-    assert years.written == ["2020"]  # 2019's file is still current
+    whole = compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    assert whole.written == ["all"]
     chosen = set(read_plan(table).compact_files)
-    assert sorted(f.period.label for f in compact_files(table) if f.path in chosen) == [
-        "2019",
-        "2020",
-    ]
+    assert [f.period.label for f in compact_files(table) if f.path in chosen] == ["all"]
     assert _rows(table) == _expected(INITIAL)
-    # The month files are still there for readers planned earlier, marked as superseded.
-    markers = sorted(p.name[:7] for p in compact_dir(table).glob(f"*{SUPERSEDED_SUFFIX}"))
-    assert markers == ["2020-01", "2020-03"]
+    # The other files are still there for readers planned earlier, marked as superseded.
+    markers = compact_dir(table).glob(f"*{SUPERSEDED_SUFFIX}")
+    marked = {p.with_name(p.name.removesuffix(SUPERSEDED_SUFFIX)) for p in markers}
+    labels = sorted(f.period.label for f in compact_files(table) if f.path in marked)
+    assert labels == ["2019", "2020-01", "2020-03"]
 
 
 def test_superseded_files_are_removed_only_after_the_grace_period(tmp_path: Path) -> None:
     table = _table(tmp_path)
     compact_table(table, below_bytes=BIG, grace_seconds=60)
-    old = read_plan(table).compact_files[1]
+    (old,) = read_plan(table).compact_files
     _write_day(table, date(2020, 3, 6), [1])
     compact_table(table, below_bytes=BIG, grace_seconds=60)
     assert old.exists()  # marked, not removed: a query planned before may still open it
@@ -164,7 +174,7 @@ def test_superseded_files_are_removed_only_after_the_grace_period(tmp_path: Path
     assert done.removed == [old]
     assert not old.exists()
     assert not old.with_name(old.name + SUPERSEDED_SUFFIX).exists()
-    assert len(list(compact_dir(table).glob("*.parquet"))) == 2
+    assert len(list(compact_dir(table).glob("*.parquet"))) == 1
 
 
 def test_interrupted_compaction_changes_nothing_readers_see(

@@ -1,5 +1,5 @@
-"""Compaction of the lake's small days: one file per calendar year or month whose day files are
-small together, read in place of those day files for as long as it still matches them.
+"""Compaction of the lake's small days: one file for the whole table, or per calendar year or
+month, whose day files are small together, read in place of them while it still matches them.
 
 Days stay the unit of writing (one file per UTC day, replaced atomically). On a sparse history,
 such as the real sample's 150 transactions a day over eight years, thousands of tiny day files
@@ -37,11 +37,16 @@ Fingerprint = tuple[int, int, int]  # inode, size in bytes, mtime in ns
 
 @dataclass(frozen=True)
 class Period:
-    """A calendar year (`2019`) or month (`2019-04`): the unit a compact file covers."""
+    """The unit a compact file covers: the whole table (`all`), a calendar year (`2019`) or a
+    calendar month (`2019-04`)."""
 
     label: str
     start: date
     end: date  # exclusive
+
+    @classmethod
+    def whole(cls) -> Period:
+        return cls("all", date.min, date.max)
 
     @classmethod
     def year(cls, day: date) -> Period:
@@ -54,7 +59,9 @@ class Period:
 
     @classmethod
     def parse(cls, label: str) -> Period:
-        """The period named by a label written by `Period.year` or `Period.month`."""
+        """The period named by a label written by `whole`, `year` or `month`."""
+        if label == "all":
+            return cls.whole()
         parts = [int(p) for p in label.split("-")]
         if len(parts) == 1:
             return cls.year(date(parts[0], 1, 1))
@@ -171,10 +178,13 @@ def plan_sql(plan: ReadPlan) -> str | None:
 
 
 def plan_periods(sizes: dict[date, int], below_bytes: int) -> list[Period]:
-    """Periods worth a compact file: each year whose day files total under `below_bytes`, else
-    each of its months that does; a period with a single day file gains nothing and is skipped."""
-    if below_bytes <= 0:
+    """Periods worth a compact file: the whole table if its day files total under `below_bytes`,
+    else each year that does, else each month of it that does; a period with a single day file
+    gains nothing and is skipped."""
+    if below_bytes <= 0 or len(sizes) < 2:
         return []
+    if sum(sizes.values()) < below_bytes:
+        return [Period.whole()]
     periods: list[Period] = []
     for year in sorted({Period.year(d) for d in sizes}, key=lambda p: p.start):
         in_year = {d: s for d, s in sizes.items() if year.contains(d)}
@@ -208,6 +218,7 @@ def write_compact_file(
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         con.execute(
             f"COPY (SELECT * FROM read_parquet({sql_file_list([files[d] for d in days])}, "
             "hive_partitioning = true, hive_types = {'block_date': DATE})) "

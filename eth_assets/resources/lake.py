@@ -3,7 +3,7 @@
 Writes are staged in full before anything visible changes, then each day's file is swapped in with
 an atomic `os.replace`, so an interrupted or repeated materialization leaves every day either as it
 was or complete, never duplicated or half-written. Small days are also compacted into one file per
-year or month, which readers use while it matches the day files (see `compaction`).
+table, year or month, which readers use while it matches the day files (see `compaction`).
 """
 
 from __future__ import annotations
@@ -230,9 +230,10 @@ def write_table_atomic(path: Path, table: pa.Table) -> int:
 class ParquetLake(ConfigurableResource):
     """Local storage of raw extracts and small tables as Parquet under `root`.
 
-    `compact_below_mib`: a calendar year (else month) of a raw table whose day files total less
-    than this is also kept as one compact file (0 turns compaction off). `compact_grace_seconds`:
-    how long a compact file that readers stopped using is kept for queries planned before.
+    `compact_below_mib`: a raw table (else each calendar year, else month of it) whose day files
+    total less than this is also kept as one compact file (0 turns compaction off).
+    `compact_grace_seconds`: how long a compact file that readers stopped using is kept for
+    queries planned before.
     """
 
     root: str = ""
