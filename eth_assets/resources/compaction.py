@@ -149,14 +149,16 @@ def choose(files: list[CompactFile], current: dict[date, Fingerprint]) -> list[C
     return sorted(chosen, key=lambda f: f.period.start)
 
 
-def read_plan(table_dir: Path) -> ReadPlan:
-    """Files a reader opens now so that every day is read exactly once, as currently written."""
-    files = day_files(table_dir)
-    current = fingerprints(files)
-    chosen = choose(compact_files(table_dir), current)
+def _plan(files: dict[date, Path], chosen: list[CompactFile]) -> ReadPlan:
     covered = [c.period for c in chosen]
     uncovered = [p for d, p in files.items() if not any(c.contains(d) for c in covered)]
     return ReadPlan([c.path for c in chosen], uncovered)
+
+
+def read_plan(table_dir: Path) -> ReadPlan:
+    """Files a reader opens now so that every day is read exactly once, as currently written."""
+    files = day_files(table_dir)
+    return _plan(files, choose(compact_files(table_dir), fingerprints(files)))
 
 
 def sql_file_list(paths: list[Path]) -> str:
@@ -296,7 +298,8 @@ def compact_table(
         write_compact_file(table_dir, period, files, prints)
         written.append(period.label)
     existing = compact_files(table_dir)
-    chosen = choose(existing, fingerprints(day_files(table_dir)))
+    files = day_files(table_dir)
+    chosen = choose(existing, fingerprints(files))
     removed = sweep(table_dir, existing, chosen, grace_seconds, now)
-    plan = read_plan(table_dir)
+    plan = _plan(files, chosen)
     return Compaction(written, removed, len(plan.compact_files), len(plan.day_files))

@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
 from eth_assets.resources.compaction import (
-    DAY_GLOB,
     PART_FILE,
     Compaction,
     compact_table,
+    day_files,
     plan_sql,
     read_plan,
 )
@@ -200,7 +200,7 @@ def replace_window(
 
 def table_files(root: Path, table: RawTable) -> list[Path]:
     """The day files of `table` currently in the lake, oldest day first."""
-    return sorted((root / table.name).glob(DAY_GLOB))
+    return list(day_files(root / table.name).values())
 
 
 def table_relation_sql(root: Path, table: RawTable) -> str:
