@@ -9,9 +9,12 @@ read is timed), a DuckDB file with 2 threads and a memory limit. The same lake i
 through its day files only (the lake without compaction) and as one flat file per table. A
 further engine, "floor", runs only the sent/received counts and distinct counterparties (4 of
 the 51 columns) over the flat files: the least any exact version of these features costs.
-Each measurement runs in its own process so its peak RSS is its own. Prints a table; not a test.
+Each measurement runs in its own process so its peak RSS is its own, `--repeat` times (engines
+interleaved, so a slow spell of the machine hits all of them); the table shows the median time
+and the largest peak. Prints a table; not a test.
 
-    python bench/features.py [--sizes 1,3,26] [--skip-pandas-above 30000000] [--memory-limit 1GB]
+    python bench/features.py [--sizes 1,3,26] [--repeat 3] [--skip-pandas-above 30000000]
+                             [--memory-limit 1GB]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -260,11 +264,21 @@ def measure(kind: str, raw_dir: Path, work: Path, layout: str, limit: str) -> di
     return child(code, f"{kind} over {layout} input in {work}")
 
 
+def summarise(trials: list[dict[str, float]]) -> dict[str, float]:
+    """Repeated runs of one measurement: the median time, the largest peak RSS."""
+    return {
+        "seconds": statistics.median(t["seconds"] for t in trials),
+        "peak_rss_mib": max(t["peak_rss_mib"] for t in trials),
+        "base_rss_mib": max(t["base_rss_mib"] for t in trials),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,3,26", help="copies of the sample (1 = the sample)")
     parser.add_argument("--skip-pandas-above", type=int, default=30_000_000)
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     args = parser.parse_args()
     raw = SHARED / "raw_txns"
     if not (raw / "transactions.parquet").is_file():
@@ -288,10 +302,12 @@ def main() -> None:
             runs = [("duckdb", "days"), ("duckdb", "lake"), ("duckdb", "flat"), ("floor", "flat")]
             if rows <= args.skip_pandas_above:
                 runs.append(("pandas", "flat"))
-            results = {
-                (kind, layout): measure(kind, raw_dir, work, layout, args.memory_limit)
-                for kind, layout in runs
-            }
+            trials: dict[tuple[str, str], list[dict[str, float]]] = {run: [] for run in runs}
+            for _ in range(max(1, args.repeat)):
+                for kind, layout in runs:
+                    trial = measure(kind, raw_dir, work, layout, args.memory_limit)
+                    trials[kind, layout].append(trial)
+            results = {run: summarise(found) for run, found in trials.items()}
             pandas = results.get(("pandas", "flat"))
             for (kind, layout), res in results.items():
                 rate = rows / res["seconds"]
@@ -310,6 +326,7 @@ def main() -> None:
         "pandas only the ether-transaction subset, so the ratio understates the difference;",
         "floor is 4 columns (counts and distinct counterparties per side). Peak RSS is per",
         "process (ru_maxrss of the child); imports is its RSS after imports, before any work.",
+        "seconds: the median of --repeat runs; peak MiB: the largest of them.",
     ):
         print(line)
 

@@ -18,6 +18,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,7 +27,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 PART_FILE = "part.parquet"
-DAY_GLOB = f"block_date=*/{PART_FILE}"
+DAY_PREFIX = "block_date="
 COMPACT_DIR = "_compact"
 MANIFEST_KEY = "eth_assets.compaction"
 SUPERSEDED_SUFFIX = ".superseded"
@@ -78,17 +79,17 @@ class Period:
 
 @dataclass(frozen=True)
 class CompactFile:
-    """A compact file and the day files (ISO day → fingerprint) it was built from."""
+    """A compact file and the day files (day → fingerprint) it was built from."""
 
     path: Path
     period: Period
-    days: dict[str, Fingerprint]
+    days: dict[date, Fingerprint]
     mtime: float
 
     def is_current(self, fingerprints: dict[date, Fingerprint]) -> bool:
         """True while the period's day files are exactly those the file was built from."""
-        current = {d.isoformat(): fp for d, fp in fingerprints.items() if self.period.contains(d)}
-        return current == self.days
+        start, end = self.period.start, self.period.end
+        return {d: fp for d, fp in fingerprints.items() if start <= d < end} == self.days
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class ReadPlan:
     """What a reader of one raw table opens: compact files, and the day files they don't cover."""
 
     compact_files: list[Path]
-    day_files: list[Path]
+    day_files: list[str]  # text, not Path: building thousands of Paths costs more than listing
 
 
 def compact_dir(table_dir: Path) -> Path:
@@ -105,22 +106,42 @@ def compact_dir(table_dir: Path) -> Path:
     return table_dir.parent / COMPACT_DIR / table_dir.name
 
 
+def scan_days(table_dir: Path) -> dict[date, tuple[str, Fingerprint]]:
+    """The table's day files (paths as text) and their fingerprints, oldest day first.
+
+    Every reader plans its files this way, so it is one directory listing and one stat per day:
+    on the sample's 2,618 days a glob, or a `Path` per file, costs several times the listing.
+    Folders not named `block_date=<ISO day>` or without a day file are skipped.
+    """
+    try:
+        entries = list(os.scandir(table_dir))
+    except FileNotFoundError:
+        return {}
+    found: dict[date, tuple[str, Fingerprint]] = {}
+    for entry in entries:
+        if not entry.name.startswith(DAY_PREFIX):
+            continue
+        try:
+            day = date.fromisoformat(entry.name.removeprefix(DAY_PREFIX))
+            path = os.path.join(entry.path, PART_FILE)
+            st = os.stat(path)
+        except (ValueError, FileNotFoundError, NotADirectoryError):
+            continue
+        found[day] = (path, (st.st_ino, st.st_size, st.st_mtime_ns))
+    return dict(sorted(found.items()))
+
+
+def split_scan(
+    scanned: dict[date, tuple[str, Fingerprint]],
+) -> tuple[dict[date, str], dict[date, Fingerprint]]:
+    """A scan as (day → file, day → fingerprint)."""
+    files = {day: path for day, (path, _) in scanned.items()}
+    return files, {day: fp for day, (_, fp) in scanned.items()}
+
+
 def day_files(table_dir: Path) -> dict[date, Path]:
     """The table's day files, by UTC day, oldest first."""
-    files = sorted(table_dir.glob(DAY_GLOB))
-    return {date.fromisoformat(p.parent.name.split("=", 1)[1]): p for p in files}
-
-
-def fingerprints(files: dict[date, Path]) -> dict[date, Fingerprint]:
-    """Fingerprint of each day file that still exists (one may vanish while we look)."""
-    out: dict[date, Fingerprint] = {}
-    for day, path in files.items():
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        out[day] = (st.st_ino, st.st_size, st.st_mtime_ns)
-    return out
+    return {day: Path(path) for day, (path, _) in scan_days(table_dir).items()}
 
 
 def compact_files(table_dir: Path) -> list[CompactFile]:
@@ -130,7 +151,7 @@ def compact_files(table_dir: Path) -> list[CompactFile]:
         try:
             meta = pq.read_metadata(path).metadata or {}
             manifest = json.loads(meta[MANIFEST_KEY.encode()])
-            days = {d: tuple(fp) for d, fp in manifest["days"].items()}
+            days = {date.fromisoformat(d): tuple(fp) for d, fp in manifest["days"].items()}
             found.append(
                 CompactFile(path, Period.parse(manifest["period"]), days, path.stat().st_mtime)
             )
@@ -149,7 +170,7 @@ def choose(files: list[CompactFile], current: dict[date, Fingerprint]) -> list[C
     return sorted(chosen, key=lambda f: f.period.start)
 
 
-def _plan(files: dict[date, Path], chosen: list[CompactFile]) -> ReadPlan:
+def _plan(files: dict[date, str], chosen: list[CompactFile]) -> ReadPlan:
     covered = [c.period for c in chosen]
     uncovered = [p for d, p in files.items() if not any(c.contains(d) for c in covered)]
     return ReadPlan([c.path for c in chosen], uncovered)
@@ -157,11 +178,11 @@ def _plan(files: dict[date, Path], chosen: list[CompactFile]) -> ReadPlan:
 
 def read_plan(table_dir: Path) -> ReadPlan:
     """Files a reader opens now so that every day is read exactly once, as currently written."""
-    files = day_files(table_dir)
-    return _plan(files, choose(compact_files(table_dir), fingerprints(files)))
+    files, prints = split_scan(scan_days(table_dir))
+    return _plan(files, choose(compact_files(table_dir), prints))
 
 
-def sql_file_list(paths: list[Path]) -> str:
+def sql_file_list(paths: Sequence[str | Path]) -> str:
     """A DuckDB list literal of file paths."""
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
@@ -201,7 +222,7 @@ def plan_periods(sizes: dict[date, int], below_bytes: int) -> list[Period]:
 
 
 def write_compact_file(
-    table_dir: Path, period: Period, files: dict[date, Path], prints: dict[date, Fingerprint]
+    table_dir: Path, period: Period, files: dict[date, str], prints: dict[date, Fingerprint]
 ) -> Path:
     """Write the period's day files as one compact file (temporary name, then atomic rename).
 
@@ -286,8 +307,7 @@ def compact_table(
     are swept (see `sweep`).
     """
     now = time.time() if now is None else now
-    files = day_files(table_dir)
-    prints = fingerprints(files)
+    files, prints = split_scan(scan_days(table_dir))
     existing = compact_files(table_dir)
     written: list[str] = []
     for period in plan_periods({d: fp[1] for d, fp in prints.items()}, below_bytes):
@@ -298,8 +318,8 @@ def compact_table(
         write_compact_file(table_dir, period, files, prints)
         written.append(period.label)
     existing = compact_files(table_dir)
-    files = day_files(table_dir)
-    chosen = choose(existing, fingerprints(files))
+    files, prints = split_scan(scan_days(table_dir))
+    chosen = choose(existing, prints)
     removed = sweep(table_dir, existing, chosen, grace_seconds, now)
     plan = _plan(files, chosen)
     return Compaction(written, removed, len(plan.compact_files), len(plan.day_files))
