@@ -99,6 +99,20 @@ def test_a_year_over_the_threshold_is_compacted_by_month(tmp_path: Path) -> None
     assert _rows(table) == _expected(INITIAL)
 
 
+def test_a_lowered_threshold_keeps_a_current_larger_file(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    compact_table(table, below_bytes=BIG, grace_seconds=3600)
+    below = max(_size(table, "2019-*"), _size(table, "2020-*")) + 1
+    # The whole-table file is current and covers every year: no year file is written under it.
+    assert compact_table(table, below_bytes=below, grace_seconds=3600).written == []
+    assert [p.name[:3] for p in read_plan(table).compact_files] == ["all"]
+    # Once a day changes, the years are compacted separately.
+    _write_day(table, date(2020, 1, 2), [777])
+    assert compact_table(table, below_bytes=below, grace_seconds=3600).written == ["2019", "2020"]
+    assert [p.name[:4] for p in read_plan(table).compact_files] == ["2019", "2020"]
+    assert _rows(table) == _expected({**INITIAL, date(2020, 1, 2): [777]})
+
+
 def test_threshold_zero_turns_compaction_off(tmp_path: Path) -> None:
     table = _table(tmp_path)
     assert compact_table(table, below_bytes=0, grace_seconds=3600).written == []

@@ -73,6 +73,9 @@ class Period:
     def contains(self, day: date) -> bool:
         return self.start <= day < self.end
 
+    def covers(self, other: Period) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
     def overlaps(self, other: Period) -> bool:
         return self.start < other.end and other.start < self.end
 
@@ -302,9 +305,10 @@ def compact_table(
 ) -> Compaction:
     """Bring the table's compact files up to date.
 
-    A small period gets a new compact file when no current one covers it; `touched` limits this to
-    the periods holding those days (the window just written). Then files readers no longer choose
-    are swept (see `sweep`).
+    A small period gets a new compact file when no current one covers it (so after the threshold is
+    lowered, a current larger file is kept until one of its days changes, instead of writing
+    smaller files it would hide); `touched` limits this to the periods holding those days (the
+    window just written). Then files readers no longer choose are swept (see `sweep`).
     """
     now = time.time() if now is None else now
     files, prints = split_scan(scan_days(table_dir))
@@ -313,8 +317,8 @@ def compact_table(
     for period in plan_periods({d: fp[1] for d, fp in prints.items()}, below_bytes):
         if touched is not None and not any(period.contains(d) for d in touched):
             continue
-        if any(f.period == period and f.is_current(prints) for f in existing):
-            continue
+        if any(f.period.covers(period) and f.is_current(prints) for f in existing):
+            continue  # already read from a current file (a larger one after a lowered threshold)
         write_compact_file(table_dir, period, files, prints)
         written.append(period.label)
     existing = compact_files(table_dir)
