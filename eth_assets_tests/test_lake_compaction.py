@@ -235,3 +235,49 @@ def test_the_lake_resource_compacts_what_it_writes(tmp_path: Path) -> None:
     assert not (tmp_path / "off" / COMPACT_DIR).exists()
     relation = table_relation_sql(tmp_path / "off", TRANSACTIONS)
     assert duckdb.sql(f"SELECT count(*) FROM ({relation})").fetchall() == [(4,)]
+
+
+def test_the_compact_lake_job_compacts_a_lake_written_without_compaction(tmp_path: Path) -> None:
+    from eth_assets.maintenance import compact_lake_job
+
+    source = ParquetChainSource(folder=str(write_bigquery_schema_folder(tmp_path / "src")))
+    start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 4, tzinfo=UTC)
+    ParquetLake(root=str(tmp_path / "lake"), compact_below_mib=0).replace_window(
+        "transactions", lambda con: source.stage(con, TRANSACTIONS, start, end), start, end
+    )
+    before = duckdb.sql(f"SELECT * FROM ({table_relation_sql(tmp_path / 'lake', TRANSACTIONS)})")
+    assert len(read_plan(tmp_path / "lake" / "transactions").day_files) == 3
+
+    lake = ParquetLake(root=str(tmp_path / "lake"))
+    result = compact_lake_job.execute_in_process(resources={"lake": lake})
+    assert result.success
+    plan = read_plan(tmp_path / "lake" / "transactions")
+    assert (len(plan.compact_files), plan.day_files) == (1, [])
+    after = duckdb.sql(f"SELECT * FROM ({table_relation_sql(tmp_path / 'lake', TRANSACTIONS)})")
+    assert sorted(after.fetchall()) == sorted(before.fetchall())
+    observed = {
+        e.asset_key.to_user_string(): e.event_specific_data.asset_observation.metadata
+        for e in result.get_asset_observation_events()
+    }
+    assert observed["raw_transactions"]["compacted_periods"].value == "all"
+    assert observed["raw_transactions"]["read_day_files"].value == 0
+    assert observed["raw_token_transfers"]["compacted_periods"].value == "none"
+    # Run again: nothing new to write.
+    again = compact_lake_job.execute_in_process(resources={"lake": lake})
+    metadata = again.get_asset_observation_events()[0].event_specific_data.asset_observation
+    assert metadata.metadata["compacted_periods"].value == "none"
+
+
+def test_the_compact_lake_job_names_an_unknown_table(tmp_path: Path) -> None:
+    from eth_assets.maintenance import compact_lake_job
+
+    result = compact_lake_job.execute_in_process(
+        resources={"lake": ParquetLake(root=str(tmp_path / "lake"))},
+        run_config={"ops": {"compact_lake_tables": {"config": {"tables": ["blocks"]}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("compact_lake_tables")
+    assert failure is not None
+    assert "'blocks'" in failure.error.cause.message
+    assert not (tmp_path / "lake").exists()
