@@ -59,8 +59,20 @@ def transpile_to_bigquery(sql: str, relations: dict[str, str] | None = None) -> 
 
 
 def round_trip_to_duckdb(sql: str) -> str:
-    """DuckDB → BigQuery → DuckDB: what the push-down means, runnable locally for comparison."""
-    return sqlglot.transpile(transpile_to_bigquery(sql), read="bigquery", write="duckdb")[0]
+    """DuckDB → BigQuery → DuckDB: what the push-down means, runnable locally for comparison.
+
+    BIGNUMERIC, which the query uses for whole numbers only (DuckDB's DECIMAL(38, 0) on the way
+    out), comes back as DECIMAL(38, 0): sqlglot's default DECIMAL(38, 5) would spend 5 of the 38
+    digits on a fraction that BigQuery's 76-digit BIGNUMERIC does not take from the integer part.
+    """
+
+    def whole_decimal(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BIGDECIMAL:
+            return exp.DataType.build("DECIMAL(38, 0)", dialect="duckdb")
+        return node
+
+    tree = sqlglot.parse_one(transpile_to_bigquery(sql), read="bigquery")
+    return tree.transform(whole_decimal).sql(dialect="duckdb")
 
 
 def features_bigquery_sql(dataset: str) -> str:

@@ -316,6 +316,50 @@ def test_naive_cutoff_is_taken_as_utc() -> None:
     assert con.execute("SELECT received_tnx FROM address_features").fetchall() == [(0,)]
 
 
+# Raw token amounts of one (holder, token) each: received (+) and sent (−) values, as uint256
+# digit strings. Several cancel exactly in 256-bit integers but not in DOUBLE, or carry across
+# the 26-digit parts the query sums them in.
+MAX_UINT = 2**256 - 1
+HELD_CASES = [
+    ([HUGE, -(HUGE - 1)], True),  # 1 unit left; DOUBLE says 2^255 − 2^255 = 0
+    ([HUGE, -HUGE], False),
+    ([HUGE - 10**30, 10**30 - 1, -(HUGE - 1)], False),  # exactly 0, across lengths
+    ([10**60, -(10**60 - 1)], True),
+    ([10**52, -(10**52 - 10**26)], True),  # 10^26: a carry at a part boundary
+    ([MAX_UINT, -(MAX_UINT - 1)], True),  # 78 digits
+    ([1, -(10**77)], False),  # more sent than received (a partial history)
+    ([-1, 10**77, 10**77, -(2 * 10**77)], False),
+    ([5, 7, -12, 10**50, -(10**50 + 1)], False),  # −1
+]
+
+
+def held_cases_connection() -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+    """A connection with one holder per HELD_CASES row (its own token), and the holders."""
+    holders = ["0x" + f"{i + 1:040x}" for i in range(len(HELD_CASES))]
+    rows = []
+    for i, ((values, _), holder) in enumerate(zip(HELD_CASES, holders, strict=True)):
+        token = "0x" + f"{1000 + i:040x}"
+        for j, value in enumerate(values):
+            sender, to = (X, holder) if value > 0 else (holder, X)
+            rows.append(transfer(f"0xh{i}_{j}", j, token, sender, to, abs(value), "H", "H", 18))
+    con = duckdb.connect()
+    _create_table(con, "transactions", TRANSACTIONS.columns, [])
+    _create_table(con, "token_transfers", TOKEN_TRANSFERS.columns, rows)
+    _create_table(con, "universe", [("address", "VARCHAR")], [(h,) for h in holders])
+    return con, holders
+
+
+def test_tokens_held_are_decided_on_exact_uint256_balances() -> None:
+    """`unique_tokens_held` counts a token when its exact raw balance is positive, whatever the
+    length of the values and however a DOUBLE sum of them would round."""
+    con, holders = held_cases_connection()
+    create_address_features(con, AS_OF)
+    held = dict(con.execute("SELECT address, unique_tokens_held FROM address_features").fetchall())
+    for (values, positive), holder in zip(HELD_CASES, holders, strict=True):
+        assert (sum(values) > 0) is positive  # the case's expectation is the exact balance
+        assert held[holder] == int(positive), values
+
+
 def _write_sample(folder: Path) -> None:
     """A folder shaped like shared/data/raw_txns: extra and missing columns, string decimals."""
     pq.write_table(

@@ -14,12 +14,13 @@ import sqlglot
 from dagster import DagsterInstance, materialize
 
 from eth_assets.assets.features import address_features
-from eth_assets.features import feature_sql, register_sample_views
+from eth_assets.features import FEATURE_COLUMNS, feature_sql, register_sample_views
 from eth_assets.pushdown import features_bigquery_sql, round_trip_to_duckdb
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.warehouse import DuckDBWarehouse
 from eth_assets_tests.raw_fixtures import ALICE, BOB
+from eth_assets_tests.test_address_features import AS_OF, HELD_CASES, held_cases_connection
 from eth_assets_tests.test_bigquery_source import FakeBigQuery, FakeClient
 
 DATASET = "bigquery-public-data.crypto_ethereum"
@@ -28,7 +29,7 @@ BIGQUERY_FUNCTIONS = {
     "ABS", "ANY_VALUE", "CAST", "COALESCE", "COUNT", "COUNTIF", "IF", "LENGTH", "MAX", "MIN",
     "NULLIF", "NUMERIC", "BIGNUMERIC", "POWER", "RIGHT", "ROW_NUMBER", "SAFE_CAST", "SUBSTRING",
     "SUM", "UNNEST", "UNIX_SECONDS", "TIMESTAMP_DIFF", "AVG", "LAG", "LEAD", "GREATEST", "LEAST",
-    "SAFE_DIVIDE", "ROUND", "LOWER", "STRUCT", "ARRAY_AGG", "EXISTS",
+    "SAFE_DIVIDE", "ROUND", "LOWER", "STRUCT", "ARRAY_AGG", "EXISTS", "LPAD", "LTRIM",
 }  # fmt: skip
 
 
@@ -129,3 +130,12 @@ def test_engine_bigquery_needs_the_bigquery_source(tmp_path: Path) -> None:
                 }
             },
         )
+
+
+def test_round_trip_decides_held_tokens_exactly() -> None:
+    """The push-down keeps uint256 balances exact (BIGNUMERIC parts) as the local query does."""
+    con, holders = held_cases_connection()
+    sql = round_trip_to_duckdb(feature_sql())
+    rows = con.sql(sql, params={"as_of": AS_OF}).fetchall()
+    held = {row[0]: row[FEATURE_COLUMNS.index("unique_tokens_held") + 1] for row in rows}
+    assert [held[h] for h in holders] == [int(positive) for _, positive in HELD_CASES]

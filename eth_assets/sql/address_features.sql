@@ -312,10 +312,11 @@ tok_transactions AS (  -- distinct transactions with a token transfer of the add
     GROUP BY uid
 ),
 
-tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance parts:
-    -- value = hi * 10^18 + lo for values of up to 38 digits, so that sums of hi and of lo cannot
-    -- overflow DECIMAL(38, 0); longer values (scam tokens reach 78 digits) are summed as DOUBLE
-    -- in `big`. Each part is 0 when unused; a value that is no number adds NULL (nothing).
+tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance, as
+    -- three sums of 26-digit parts: a uint256 value (up to 78 digits, left-padded with zeros)
+    -- is p2 * 10^52 + p1 * 10^26 + p0. Each part is below 10^26, so its sum over fewer than
+    -- 10^12 transfers cannot overflow DECIMAL(38, 0). A value that is not a digit string of at
+    -- most 78 digits adds nothing (NULL parts).
     SELECT
         uid,
         token_address,
@@ -323,17 +324,22 @@ tok_tokens AS (  -- per (address, token): transfers per side and the exact raw b
         COUNT(*) AS n,
         COUNT(*) FILTER (WHERE role = 'sent') AS n_sent,
         COUNT(*) FILTER (WHERE role = 'received') AS n_received,
-        SUM(sign * CASE
-            WHEN LENGTH(value) BETWEEN 19 AND 38
-                THEN TRY_CAST(SUBSTRING(value, 1, LENGTH(value) - 18) AS DECIMAL(38, 0))
-            ELSE CAST(0 AS DECIMAL(38, 0))
-        END) AS hi,
-        SUM(sign * CASE
-            WHEN LENGTH(value) <= 38 THEN TRY_CAST(RIGHT(value, 18) AS DECIMAL(38, 0))
-            ELSE CAST(0 AS DECIMAL(38, 0))
-        END) AS lo,
-        SUM(sign * CASE WHEN LENGTH(value) > 38 THEN TRY_CAST(value AS DOUBLE) ELSE 0.0 END) AS big
-    FROM tok_legs
+        SUM(sign * CAST(SUBSTRING(digits, 1, 26) AS DECIMAL(38, 0))) AS p2,
+        SUM(sign * CAST(SUBSTRING(digits, 27, 26) AS DECIMAL(38, 0))) AS p1,
+        SUM(sign * CAST(SUBSTRING(digits, 53, 26) AS DECIMAL(38, 0))) AS p0
+    FROM (
+        SELECT
+            uid,
+            token_address,
+            token_name,
+            role,
+            CAST(sign AS DECIMAL(38, 0)) AS sign,
+            CASE
+                WHEN LENGTH(value) BETWEEN 1 AND 78 AND LTRIM(value, '0123456789') = ''
+                    THEN LPAD(value, 78, '0')
+            END AS digits
+        FROM tok_legs
+    ) AS l
     GROUP BY uid, token_address
 ),
 
@@ -342,16 +348,34 @@ tok_token_stats AS (
         uid,
         COUNT(*) FILTER (WHERE n_sent > 0) AS n_sent_tokens,
         COUNT(*) FILTER (WHERE n_received > 0) AS n_received_tokens,
+        -- positive balance p2 * 10^52 + p1 * 10^26 + p0, decided exactly without overflow:
+        -- |p1 * 10^26 + p0| < 2n * 10^52, so a larger |p2| alone decides the sign; else
+        -- q = p2 * 10^26 + p1 is small, and as |p0| < n * 10^26, |q| > n decides it; else
+        -- q * 10^26 + p0 fits DECIMAL(38, 0) and is the balance itself
         COUNT(*) FILTER (
-            WHERE CASE  -- positive balance, i.e. hi * 10^18 + lo + big > 0
-                -- amounts beyond 38 digits: DOUBLE is all there is
-                WHEN big <> 0 THEN big + CAST(hi AS DOUBLE) * 1e18 + CAST(lo AS DOUBLE) > 0
-                -- |lo| < n * 10^18, so a larger |hi| alone decides the sign
-                WHEN ABS(hi) > n THEN hi > 0
-                ELSE hi * CAST(1000000000000000000 AS DECIMAL(38, 0)) + lo > 0
+            WHERE CASE
+                WHEN q IS NULL THEN p2 > 0
+                WHEN ABS(q) > n THEN q > 0
+                ELSE q * e26 + p0 > 0
             END
         ) AS n_held
-    FROM tok_tokens
+    FROM (
+        SELECT
+            uid,
+            n,
+            n_sent,
+            n_received,
+            p2,
+            p0,
+            e26,
+            CASE WHEN ABS(p2) <= 2 * n THEN p2 * e26 + p1 END AS q
+        FROM (
+            SELECT
+                t.*,
+                CAST('100000000000000000000000000' AS DECIMAL(38, 0)) AS e26  -- 10^26
+            FROM tok_tokens AS t
+        ) AS t
+    ) AS t
     GROUP BY uid
 ),
 
