@@ -313,10 +313,10 @@ tok_transactions AS (  -- distinct transactions with a token transfer of the add
 ),
 
 tok_tokens AS (  -- per (address, token): transfers per side and the exact raw balance, as
-    -- three sums of 26-digit parts: a uint256 value (up to 78 digits, left-padded with zeros)
-    -- is p2 * 10^52 + p1 * 10^26 + p0. Each part is below 10^26, so its sum over fewer than
-    -- 10^12 transfers cannot overflow DECIMAL(38, 0). A value that is not a digit string of at
-    -- most 78 digits adds nothing (NULL parts).
+    -- three sums of 26-digit parts: a uint256 value (up to 78 digits) is
+    -- p2 * 10^52 + p1 * 10^26 + p0. Each part is below 10^26, so its sum over fewer than 10^12
+    -- transfers cannot overflow DECIMAL(38, 0). A value that is not a digit string of at most
+    -- 78 digits adds nothing.
     SELECT
         uid,
         token_address,
@@ -324,9 +324,19 @@ tok_tokens AS (  -- per (address, token): transfers per side and the exact raw b
         COUNT(*) AS n,
         COUNT(*) FILTER (WHERE role = 'sent') AS n_sent,
         COUNT(*) FILTER (WHERE role = 'received') AS n_received,
-        SUM(sign * CAST(SUBSTRING(digits, 1, 26) AS DECIMAL(38, 0))) AS p2,
-        SUM(sign * CAST(SUBSTRING(digits, 27, 26) AS DECIMAL(38, 0))) AS p1,
-        SUM(sign * CAST(SUBSTRING(digits, 53, 26) AS DECIMAL(38, 0))) AS p0
+        SUM(CASE
+            WHEN LENGTH(digits) > 52
+                THEN sign * CAST(SUBSTRING(digits, 1, LENGTH(digits) - 52) AS DECIMAL(38, 0))
+            ELSE CAST(0 AS DECIMAL(38, 0))
+        END) AS p2,
+        SUM(CASE
+            WHEN LENGTH(digits) > 26
+                THEN sign * CAST(SUBSTRING(
+                    digits, GREATEST(LENGTH(digits) - 51, 1), LEAST(LENGTH(digits) - 26, 26)
+                ) AS DECIMAL(38, 0))
+            ELSE CAST(0 AS DECIMAL(38, 0))
+        END) AS p1,
+        SUM(sign * CAST(RIGHT(digits, 26) AS DECIMAL(38, 0))) AS p0
     FROM (
         SELECT
             uid,
@@ -334,10 +344,7 @@ tok_tokens AS (  -- per (address, token): transfers per side and the exact raw b
             token_name,
             role,
             CAST(sign AS DECIMAL(38, 0)) AS sign,
-            CASE
-                WHEN LENGTH(value) BETWEEN 1 AND 78 AND LTRIM(value, '0123456789') = ''
-                    THEN LPAD(value, 78, '0')
-            END AS digits
+            CASE WHEN REGEXP_MATCHES(value, '^[0-9]{1,78}$') THEN value END AS digits
         FROM tok_legs
     ) AS l
     GROUP BY uid, token_address
