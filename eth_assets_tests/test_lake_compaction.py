@@ -281,3 +281,32 @@ def test_the_compact_lake_job_names_an_unknown_table(tmp_path: Path) -> None:
     assert failure is not None
     assert "'blocks'" in failure.error.cause.message
     assert not (tmp_path / "lake").exists()
+
+
+def test_plan_leaves_out_exactly_the_covered_days() -> None:
+    """The merge of sorted days and periods equals the plain definition: a day file is read
+    unless a chosen period contains its day (years, months, gaps, days outside every period)."""
+    import random
+    from datetime import timedelta
+
+    from eth_assets.resources.compaction import CompactFile, Period, _plan
+
+    rng = random.Random(7)
+    for _ in range(200):
+        start = date(2018, 11, 1)
+        days = sorted({start + timedelta(days=rng.randrange(800)) for _ in range(60)})
+        files = {d: f"{d.isoformat()}/part.parquet" for d in days}
+        periods: list[Period] = []
+        for year in (2018, 2019, 2020):
+            pick = rng.random()
+            if pick < 0.3:
+                periods.append(Period.year(date(year, 1, 1)))
+            elif pick < 0.8:
+                months = rng.sample(range(1, 13), rng.randrange(1, 6))
+                periods += [Period.month(date(year, m, 1)) for m in months]
+        rng.shuffle(periods)
+        chosen = [CompactFile(Path(p.label), p, {}, 0.0) for p in periods]
+        plan = _plan(files, chosen)
+        expected = [f for d, f in files.items() if not any(p.contains(d) for p in periods)]
+        assert plan.day_files == expected
+        assert plan.compact_files == [c.path for c in chosen]

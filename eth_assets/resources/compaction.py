@@ -121,12 +121,14 @@ def scan_days(table_dir: Path) -> dict[date, tuple[str, Fingerprint]]:
     except FileNotFoundError:
         return {}
     found: dict[date, tuple[str, Fingerprint]] = {}
+    skip = len(DAY_PREFIX)
     for entry in entries:
-        if not entry.name.startswith(DAY_PREFIX):
+        name = entry.name
+        if not name.startswith(DAY_PREFIX):
             continue
+        path = f"{entry.path}{os.sep}{PART_FILE}"  # os.path.join costs more than the stat
         try:
-            day = date.fromisoformat(entry.name.removeprefix(DAY_PREFIX))
-            path = os.path.join(entry.path, PART_FILE)
+            day = date.fromisoformat(name[skip:])
             st = os.stat(path)
         except (ValueError, FileNotFoundError, NotADirectoryError):
             continue
@@ -174,8 +176,15 @@ def choose(files: list[CompactFile], current: dict[date, Fingerprint]) -> list[C
 
 
 def _plan(files: dict[date, str], chosen: list[CompactFile]) -> ReadPlan:
-    covered = [c.period for c in chosen]
-    uncovered = [p for d, p in files.items() if not any(c.contains(d) for c in covered)]
+    """The chosen compact files, and the day files (oldest first) none of them covers."""
+    uncovered = []
+    periods = iter(sorted((c.period for c in chosen), key=lambda p: p.start))  # disjoint
+    period = next(periods, None)
+    for day, path in files.items():
+        while period is not None and period.end <= day:
+            period = next(periods, None)
+        if period is None or day < period.start:
+            uncovered.append(path)
     return ReadPlan([c.path for c in chosen], uncovered)
 
 
