@@ -4,8 +4,10 @@ a straightforward pandas implementation in the same run.
 Inputs: the real sample (../shared/data/raw_txns) and copies of it replicated with shifted
 addresses and hashes to about 1 M and 10 M transactions. Each input is first written into a
 Parquet lake by the raw assets' own code, compaction included (untimed: that is ingestion),
-then the feature query runs exactly as the asset runs it: lake views (planning which files to
-read is timed), a DuckDB file with 2 threads and a memory limit. The same lake is also read
+then the feature step runs exactly as the asset runs it, through the asset's own function: a
+warehouse file holding the universe as the `address_universe` asset stores it (untimed: another
+asset), opened with 2 threads and a memory limit, lake views (planning which files to read is
+timed) and the query. The same lake is also read
 through its day files only (the lake without compaction) and as one flat file per table. A
 further engine, "floor", runs only the sent/received counts and distinct counterparties (4 of
 the 51 columns) over the flat files: the least any exact version of these features costs.
@@ -128,7 +130,8 @@ def flatten_lake(lake_root: Path, flat: Path) -> None:
 
 
 def prepare(raw: Path, work: Path, copies: int) -> dict[str, int]:
-    """Inputs of one size under `work`: raw copies, their lake, flat files. Returns the number of
+    """Inputs of one size under `work`: raw copies, their lake, flat files, and a warehouse
+    holding the universe as the `address_universe` asset stores it. Returns the number of
     transaction rows, and the transactions files the lake holds and a reader opens."""
     from eth_assets.resources.compaction import day_files, read_plan
 
@@ -136,6 +139,7 @@ def prepare(raw: Path, work: Path, copies: int) -> dict[str, int]:
     rows = 383_720 if copies == 1 else build_replica(raw, folder, copies)
     build_lake(folder, work / "lake")
     flatten_lake(work / "lake", work / "flat")
+    store_sample_universe(folder, work / WAREHOUSE)
     plan = read_plan(work / "lake" / "transactions")
     return {
         "rows": rows,
@@ -144,40 +148,65 @@ def prepare(raw: Path, work: Path, copies: int) -> dict[str, int]:
     }
 
 
-def _warehouse(tmp: str, raw_dir: Path, work: Path, layout: str, memory_limit: str):
-    """A warehouse connection as the asset opens it, with the input views and the universe:
-    layout "lake" reads the lake as the asset does (compact files where current), "days" the
-    same lake's day files only (the lake without compaction), "flat" one file per table."""
-    from eth_assets.features import register_sample_universe
-    from eth_assets.resources.compaction import ReadPlan, day_files, plan_sql
-    from eth_assets.resources.lake import ParquetLake
-    from eth_assets.resources.warehouse import open_duckdb, register_lake_views
+WAREHOUSE = "warehouse.duckdb"
 
-    con = open_duckdb(Path(tmp) / "bench.duckdb", threads=2, memory_limit=memory_limit)
+
+def store_sample_universe(raw_dir: Path, database: Path) -> None:
+    """The accounts of accounts.csv with in_subset = true, stored by the universe asset's own
+    code: the feature step finds its universe in the warehouse (untimed: another asset)."""
+    import polars as pl
+
+    from eth_assets.universe import read_address_file, store_universe
+
+    universe = read_address_file(raw_dir / "accounts.csv", "in_subset")
+    con = duckdb.connect(str(database))
+    store_universe(con, universe, pl.DataFrame({"address": []}, schema={"address": pl.Utf8}))
+    con.close()
+
+
+def _copy_warehouse(tmp: str, work: Path) -> Path:
+    """A fresh copy of the prepared warehouse, so that every run starts from the same file."""
+    database = Path(tmp) / WAREHOUSE
+    shutil.copyfile(work / WAREHOUSE, database)
+    return database
+
+
+def _connect(database: Path, work: Path, layout: str, memory_limit: str):
+    """A warehouse connection as the asset opens it, with input views and the universe for the
+    layouts the asset does not read: "days" is the lake's day files only (the lake without
+    compaction), "flat" one file per table. Layout "lake" gets its views from the asset's code."""
+    from eth_assets.resources.compaction import ReadPlan, day_files, plan_sql
+    from eth_assets.resources.warehouse import open_duckdb
+    from eth_assets.universe import UNIVERSE_TABLE
+
+    con = open_duckdb(database, threads=2, memory_limit=memory_limit)
+    if layout == "lake":
+        return con
     for table in ("transactions", "token_transfers"):
         if layout == "days":
             days = list(day_files(work / "lake" / table).values())
             relation = plan_sql(ReadPlan(compact_files=[], day_files=days))
-            con.execute(f"CREATE TEMP VIEW {table} AS {relation}")
-        elif layout == "flat":
-            con.execute(
-                f"CREATE TEMP VIEW {table} AS "
-                f"SELECT * FROM read_parquet('{work / 'flat' / table}.parquet')"
-            )
-    if layout == "lake":
-        register_lake_views(con, ParquetLake(root=str(work / "lake")))
-    register_sample_universe(con, raw_dir / "accounts.csv")
+        else:
+            relation = f"SELECT * FROM read_parquet('{work / 'flat' / table}.parquet')"
+        con.execute(f"CREATE TEMP VIEW {table} AS {relation}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
     return con
 
 
 def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
-    """The project's feature SQL, as the asset runs it."""
+    """The project's feature SQL; over the lake, the asset's own function (features_from_lake)."""
+    from eth_assets.assets.features import features_from_lake
     from eth_assets.features import create_address_features
+    from eth_assets.resources.lake import ParquetLake
 
     with tempfile.TemporaryDirectory() as tmp:
+        database = _copy_warehouse(tmp, work)
         start = time.perf_counter()  # planning the lake's files is part of the asset's path
-        con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
-        rows = create_address_features(con, AS_OF, "address_features")
+        con = _connect(database, work, layout, memory_limit)
+        if layout == "lake":
+            rows = features_from_lake(con, ParquetLake(root=str(work / "lake")), AS_OF)
+        else:
+            rows = create_address_features(con, AS_OF, "address_features")
         seconds = time.perf_counter() - start
         con.close()
     return {"seconds": seconds, "addresses": rows}
@@ -186,8 +215,9 @@ def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dic
 def run_floor(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """Only counts and distinct counterparties per side, over the same input and settings."""
     with tempfile.TemporaryDirectory() as tmp:
+        database = _copy_warehouse(tmp, work)
         start = time.perf_counter()
-        con = _warehouse(tmp, raw_dir, work, layout, memory_limit)
+        con = _connect(database, work, layout, memory_limit)
         con.execute(f"CREATE TABLE floor AS {FLOOR_SQL}", {"as_of": AS_OF})
         seconds = time.perf_counter() - start
         rows = con.execute("SELECT COUNT(*) FROM floor").fetchall()[0][0]
@@ -197,12 +227,14 @@ def run_floor(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict
 
 def run_pandas(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """The same 51 feature columns in plain pandas (bench/pandas_features.py), reading the flat
-    input (only the columns it uses). `memory_limit` is DuckDB's; pandas has none."""
+    input (only the columns it uses). The universe is given, as DuckDB's is stored (untimed).
+    `memory_limit` is DuckDB's; pandas has none."""
     from pandas_features import pandas_features, read_inputs
 
+    universe = sample_universe(raw_dir)
     start = time.perf_counter()
     transactions, token_transfers = read_inputs(work / "flat")
-    features = pandas_features(transactions, token_transfers, sample_universe(raw_dir), AS_OF)
+    features = pandas_features(transactions, token_transfers, universe, AS_OF)
     return {"seconds": time.perf_counter() - start, "addresses": len(features)}
 
 
@@ -229,7 +261,7 @@ def compare_engines(raw_dir: Path, work: Path) -> dict[str, object]:
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        con = _warehouse(tmp, raw_dir, work, "flat", "4GB")
+        con = _connect(_copy_warehouse(tmp, work), work, "flat", "4GB")
         create_address_features(con, AS_OF, "address_features")
         ours = con.sql("SELECT * FROM address_features ORDER BY address").df()
         con.close()
@@ -261,7 +293,7 @@ def measure(kind: str, raw_dir: Path, work: Path, layout: str, limit: str) -> di
     """One measurement in a child process, which reports its peak RSS and its import baseline."""
     modules = "pandas, pandas_features, duckdb"  # duckdb: bench/features.py imports it
     if kind != "pandas":
-        modules = "eth_assets.features, eth_assets.resources.warehouse"
+        modules = "eth_assets.assets.features, eth_assets.features, eth_assets.universe"
     code = (
         f"import json, resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
         f"import {modules}; "

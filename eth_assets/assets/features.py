@@ -164,11 +164,7 @@ def address_features(
             con.unregister("pushed_features")
             rows = table.num_rows
         else:
-            register_lake_views(con, lake)
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}"
-            )
-            rows = create_address_features(con, as_of, "address_features")
+            rows = features_from_lake(con, lake, as_of)
         summary = feature_summary(con, "address_features")
     return MaterializeResult(
         metadata={
@@ -181,6 +177,14 @@ def address_features(
             "warehouse": MetadataValue.path(str(warehouse.file_path())),
         }
     )
+
+
+def features_from_lake(con, lake: ParquetLake, as_of: datetime) -> int:
+    """The local engine: the lake's raw tables and the stored universe → `address_features`.
+    bench/features.py times this same call."""
+    register_lake_views(con, lake)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
+    return create_address_features(con, as_of, "address_features")
 
 
 def feature_summary(con, table: str) -> pl.DataFrame:
