@@ -100,3 +100,24 @@ def test_as_of_parsing() -> None:
         parse_as_of("yesterday")
     with pytest.raises(ValueError, match="materialize a range first"):
         default_as_of(set())
+
+
+def test_features_before_the_universe_fail_naming_it(tmp_path: Path) -> None:
+    """address_features alone on a fresh warehouse: a clear error, not a Python object picked up
+    by DuckDB's replacement scan, and no address_features table."""
+    result = materialize(
+        [address_features],
+        resources=_resources(tmp_path),
+        instance=DagsterInstance.ephemeral(),
+        run_config={"ops": {"address_features": {"config": {"as_of": "2020-01-05"}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("address_features")
+    assert failure is not None and failure.error is not None
+    message = failure.error.cause.message if failure.error.cause else failure.error.message
+    assert "no address_universe table: materialize address_universe first" in message
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.close()
+    assert "address_features" not in tables

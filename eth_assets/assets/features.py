@@ -27,7 +27,13 @@ from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse, register_lake_views
-from eth_assets.universe import UNIVERSE_TABLE, read_address_file, sample_universe, store_universe
+from eth_assets.universe import (
+    UNIVERSE_TABLE,
+    read_address_file,
+    require_universe,
+    sample_universe,
+    store_universe,
+)
 
 ADDRESS_FILE_ENV = "ETH_ASSETS_ADDRESS_FILE"
 FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
@@ -143,15 +149,16 @@ def address_features(
     warehouse: DuckDBWarehouse,
 ) -> MaterializeResult:
     """The 44 Farrugia/CatBoost-paper transaction features and the investor-profile features."""
+    if config.engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
+        raise ValueError(
+            "engine 'bigquery' runs the features inside BigQuery and needs "
+            f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
+        )
     as_of = resolve_as_of(context, config.as_of)
     engine_metadata: dict[str, object] = {}
     with warehouse.connect() as con:
+        require_universe(con)
         if config.engine == "bigquery":
-            if not isinstance(chain_source, BigQueryChainSource):
-                raise ValueError(
-                    "engine 'bigquery' runs the features inside BigQuery and needs "
-                    f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
-                )
             addresses = [
                 r[0] for r in con.execute(f"SELECT address FROM {UNIVERSE_TABLE}").fetchall()
             ]

@@ -54,6 +54,9 @@ def open_duckdb(
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
     con.execute("SET TimeZone = 'UTC'")
+    # A missing table must fail as missing, never resolve to a Python object of the same name
+    # (e.g. the asset `address_universe` in the caller's module).
+    con.execute("SET python_enable_replacements = false")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{path.parent / 'duckdb_tmp'}'")
