@@ -227,24 +227,25 @@ def run_floor(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict
 
 def run_pandas(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """The same 51 feature columns in plain pandas (bench/pandas_features.py), reading the flat
-    input (only the columns it uses). The universe is given, as DuckDB's is stored (untimed).
+    input (only the columns it uses). Its universe is DuckDB's, read before the clock starts.
     `memory_limit` is DuckDB's; pandas has none."""
     from pandas_features import pandas_features, read_inputs
 
-    universe = sample_universe(raw_dir)
+    universe = stored_universe(work)
     start = time.perf_counter()
     transactions, token_transfers = read_inputs(work / "flat")
     features = pandas_features(transactions, token_transfers, universe, AS_OF)
     return {"seconds": time.perf_counter() - start, "addresses": len(features)}
 
 
-def sample_universe(raw_dir: Path) -> list[str]:
-    """The addresses of accounts.csv with in_subset = true, lower-cased (as the SQL's view)."""
-    import pandas as pd
+def stored_universe(work: Path) -> list[str]:
+    """The universe addresses stored in the prepared warehouse, sorted: what DuckDB reads."""
+    from eth_assets.universe import UNIVERSE_TABLE
 
-    accounts = pd.read_csv(raw_dir / "accounts.csv", dtype=str)
-    chosen = accounts["in_subset"].str.lower() == "true"
-    return sorted(set(accounts.loc[chosen, "address"].str.lower()))
+    con = duckdb.connect(str(work / WAREHOUSE), read_only=True)
+    rows = con.execute(f"SELECT address FROM {UNIVERSE_TABLE} ORDER BY address").fetchall()
+    con.close()
+    return [row[0] for row in rows]
 
 
 def compare_engines(raw_dir: Path, work: Path) -> dict[str, object]:
@@ -265,7 +266,7 @@ def compare_engines(raw_dir: Path, work: Path) -> dict[str, object]:
         create_address_features(con, AS_OF, "address_features")
         ours = con.sql("SELECT * FROM address_features ORDER BY address").df()
         con.close()
-    theirs = pandas_features(*read_inputs(work / "flat"), sample_universe(raw_dir), AS_OF)
+    theirs = pandas_features(*read_inputs(work / "flat"), stored_universe(work), AS_OF)
     if list(ours["address"]) != list(theirs["address"]):
         return {"addresses": len(ours), "differing": ["address"]}
     differing = []

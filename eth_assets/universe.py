@@ -71,9 +71,9 @@ def sample_universe(
     return con.sql(query, params=params).pl().sort("address")
 
 
-def require_universe(con: duckdb.DuckDBPyConnection) -> int:
-    """The number of stored universe addresses; a clear error when the universe was never stored
-    in this warehouse (address_features materialized before address_universe)."""
+def require_universe(con: duckdb.DuckDBPyConnection) -> None:
+    """A clear error when the universe was never stored in this warehouse (address_features
+    materialized before address_universe)."""
     found = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
         "AND database_name = current_database()",
@@ -84,7 +84,6 @@ def require_universe(con: duckdb.DuckDBPyConnection) -> int:
             f"the warehouse has no {UNIVERSE_TABLE} table: materialize address_universe first "
             "(it decides which addresses get features)"
         )
-    return int(con.execute(f"SELECT count(*) FROM {UNIVERSE_TABLE}").fetchall()[0][0])
 
 
 def store_universe(
