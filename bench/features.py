@@ -195,8 +195,7 @@ def _connect(database: Path, work: Path, layout: str, memory_limit: str):
 
 def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """The project's feature SQL; over the lake, the asset's own function (features_from_lake)."""
-    from eth_assets.assets.features import features_from_lake
-    from eth_assets.features import create_address_features
+    from eth_assets.features import create_address_features, features_from_lake
     from eth_assets.resources.lake import ParquetLake
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,7 +293,7 @@ def measure(kind: str, raw_dir: Path, work: Path, layout: str, limit: str) -> di
     """One measurement in a child process, which reports its peak RSS and its import baseline."""
     modules = "pandas, pandas_features, duckdb"  # duckdb: bench/features.py imports it
     if kind != "pandas":
-        modules = "eth_assets.assets.features, eth_assets.features, eth_assets.universe"
+        modules = "eth_assets.features, eth_assets.resources.lake, eth_assets.universe"
     code = (
         f"import json, resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
         f"import {modules}; "

@@ -1,22 +1,22 @@
 """Per-address features as of a cutoff, computed by one SQL query (sql/address_features.sql).
 
-Plain functions, no Dagster: the asset layer and the scripts call them with a DuckDB connection
-that has `transactions`, `token_transfers` and `universe` defined. Definitions: docs/features.md.
+Plain functions, no Dagster: the asset layer, the benchmark and the scripts call them with a
+DuckDB connection that has `transactions`, `token_transfers` and `universe` defined (or, for
+`features_from_lake`, the lake and the stored universe). Definitions: docs/features.md.
 """
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Protocol
 
 import duckdb
-import numpy as np
-import pandas as pd
+import polars as pl
+import pyarrow as pa
 
-from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets.source_columns import map_columns
+from eth_assets.schemas import RAW_TABLES
 from eth_assets.sql import load_sql
+from eth_assets.universe import UNIVERSE_TABLE
 
 # Our column name → the column of Farrugia et al. (2020) Complete.csv it reproduces.
 # Complete.csv names its 29th feature "ERC20_uniq_sent_addr" a second time (pandas reads it as
@@ -106,120 +106,51 @@ def create_address_features(
     return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
 
 
-def _quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+class RawRelations(Protocol):
+    """Where the raw tables are read from: a DuckDB SELECT per raw table (the lake resource)."""
+
+    def relation_sql(self, table_name: str) -> str: ...
 
 
-def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None:
-    """Define `transactions`, `token_transfers` and `universe` over the real-sample folder.
+def register_lake_views(con: duckdb.DuckDBPyConnection, lake: RawRelations) -> None:
+    """Expose the raw lake tables as temporary views `transactions` and `token_transfers`."""
+    for name in RAW_TABLES:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {lake.relation_sql(name)}")
 
-    `raw_dir` holds transactions.parquet, token_transfers.parquet (BigQuery column names) and
-    accounts.csv; the universe is the accounts with in_subset = true.
-    """
-    for raw in (TRANSACTIONS, TOKEN_TRANSFERS):
-        relation = f"read_parquet({_quote(str(raw_dir / f'{raw.name}.parquet'))})"
-        available = {
-            r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-        }
-        expressions, _ = map_columns(raw, available, f"{raw.name} in {raw_dir}")
+
+def features_from_lake(con: duckdb.DuckDBPyConnection, lake: RawRelations, as_of: datetime) -> int:
+    """The local engine: the lake's raw tables and the stored universe → `address_features`.
+    bench/features.py times this same call."""
+    register_lake_views(con, lake)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
+    return create_address_features(con, as_of, "address_features")
+
+
+def store_features(con: duckdb.DuckDBPyConnection, features: pa.Table) -> int:
+    """Replace `address_features` by a table computed elsewhere (the BigQuery engine), ordered by
+    address as the local engine writes it, in one statement; its row count."""
+    con.register("pushed_features", features)
+    try:
         con.execute(
-            f"CREATE OR REPLACE VIEW {raw.name} AS SELECT {', '.join(expressions)} FROM {relation}"
-        ).fetchall()
-    register_sample_universe(con, raw_dir / "accounts.csv")
+            "CREATE OR REPLACE TABLE address_features AS "
+            "SELECT * FROM pushed_features ORDER BY address"
+        )
+    finally:
+        con.unregister("pushed_features")
+    return features.num_rows
 
 
-def register_sample_universe(con: duckdb.DuckDBPyConnection, accounts_csv: Path) -> None:
-    """Define the view `universe`: the accounts of the sample's accounts.csv with in_subset."""
-    accounts = _quote(str(accounts_csv))
-    con.execute(
-        "CREATE OR REPLACE VIEW universe AS SELECT DISTINCT lower(address) AS address "
-        f"FROM read_csv({accounts}, header = true, all_varchar = true) "
-        "WHERE lower(in_subset) = 'true'"
-    ).fetchall()
-
-
-# Comparison with the published features (Complete.csv), shared by scripts/compare_farrugia.py
-# and the real-sample test.
-
-# How Complete.csv encodes "no token" in the two token-name columns.
-_NO_TOKEN_NAMES = {"", "0", "None", "nan"}
-
-
-def read_published(path: Path) -> pd.DataFrame:
-    """Complete.csv indexed by lower-case address (first row of a repeated address kept)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    frame["address"] = frame["Address"].str.strip().str.lower()
-    return frame.drop_duplicates("address").set_index("address")
-
-
-def published_decimals(path: Path) -> dict[str, int]:
-    """Digits after the point each Complete.csv column is printed with (the collector rounds)."""
-    names = list(pd.read_csv(path, nrows=0).columns)  # repeated names get ".1" as in pandas
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        digits = dict.fromkeys(names, 0)
-        for row in reader:
-            for name, text in zip(names, row, strict=False):
-                if "." in text and "e" not in text.lower():  # scientific cells: _rounded_like
-                    digits[name] = max(digits[name], len(text.strip().split(".")[1]))
-    return digits
-
-
-def _numeric(series: pd.Series) -> pd.Series:
-    """Published text as numbers; blank (no token data, illicit rows) counts as 0."""
-    return pd.to_numeric(series.str.strip().replace("", "0"), errors="coerce").fillna(0.0)
-
-
-def _token_name(series: pd.Series) -> pd.Series:
-    """Token names with every "no token" encoding (blank, 0, None, NULL) as ""."""
-    text = series.fillna("").astype(str).str.strip()
-    return text.where(~text.isin(_NO_TOKEN_NAMES), "")
-
-
-def _rounded_like(values: np.ndarray, published: pd.Series, digits: int) -> np.ndarray:
-    """`values` rounded as the published cells are printed: `digits` decimals, or as many
-    significant digits as a cell in scientific notation shows (154 cells, e.g. "4.20E-05")."""
-    rounded = values.round(digits)
-    text = published.fillna("").astype(str).str.strip()
-    scientific = text.str.contains(r"^-?\d(?:\.\d+)?[eE][+-]?\d+$", regex=True).to_numpy()
-    for i in np.flatnonzero(scientific):
-        mantissa = text.iloc[i].lower().split("e")[0].lstrip("-")
-        significant = len(mantissa.replace(".", ""))
-        rounded[i] = float(f"{values[i]:.{significant - 1}e}")
-    return rounded
-
-
-def compare_column(
-    ours: pd.Series, published: pd.Series, digits: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: (equal within 1e-6 relative, within 1 %), ours rounded like the published."""
-    if ours.name in CATEGORICAL_COLUMNS:
-        same = (_token_name(ours) == _token_name(published)).to_numpy()
-        return same, same
-    mine = _rounded_like(ours.astype(float).to_numpy(), published, digits)
-    theirs = _numeric(published).to_numpy()
-    scale = np.maximum(np.abs(mine), np.abs(theirs))
-    gap = np.abs(mine - theirs)
-    return gap <= 1e-6 * scale, gap <= 0.01 * scale
-
-
-PUBLISHED_PREFIX = "published:"
-
-
-def pair_with_published(features: pd.DataFrame, published_csv: Path) -> pd.DataFrame:
-    """Accounts in both, indexed by address: our columns plus "published:<name>" text columns."""
-    published = read_published(published_csv).add_prefix(PUBLISHED_PREFIX)
-    return features.set_index("address").join(published, how="inner")
-
-
-def agreement_table(features: pd.DataFrame, published_csv: Path) -> pd.DataFrame:
-    """Per published feature: accounts compared, share equal (1e-6 relative) and within 1 %."""
-    digits = published_decimals(published_csv)
-    both = pair_with_published(features, published_csv)
-    rows = []
-    for ours, theirs in PUBLISHED_NAMES.items():
-        equal, close = compare_column(both[ours], both[PUBLISHED_PREFIX + theirs], digits[theirs])
-        rows.append((ours, theirs, len(both), equal.mean(), close.mean()))
-    return pd.DataFrame(rows, columns=["feature", "published", "accounts", "equal", "within_1pct"])
+def feature_summary(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    """Per numeric column: nulls, min, median, max — what a person checks first."""
+    columns = [
+        r[0]
+        for r in con.execute(f"DESCRIBE {table}").fetchall()
+        if r[0] != "address" and r[1] not in {"VARCHAR", "BOOLEAN"}
+    ]
+    parts = [
+        f"SELECT '{c}' AS feature, count(*) - count(\"{c}\") AS nulls, "
+        f'min("{c}")::DOUBLE AS min, median("{c}")::DOUBLE AS median, '
+        f'max("{c}")::DOUBLE AS max FROM {table}'
+        for c in columns
+    ]
+    return con.sql(" UNION ALL ".join(parts)).pl() if parts else pl.DataFrame()

@@ -71,6 +71,11 @@ def sample_universe(
     return con.sql(query, params=params).pl().sort("address")
 
 
+def universe_addresses(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The stored universe's addresses, in table order."""
+    return [r[0] for r in con.execute(f"SELECT address FROM {UNIVERSE_TABLE}").fetchall()]
+
+
 def require_universe(con: duckdb.DuckDBPyConnection) -> None:
     """A clear error when the universe was never stored in this warehouse (address_features
     materialized before address_universe)."""

@@ -13,14 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from eth_assets.farrugia import agreement_table, register_sample_views
 from eth_assets.features import (
     CATEGORICAL_COLUMNS,
     FEATURE_COLUMNS,
     PUBLISHED_NAMES,
-    agreement_table,
     create_address_features,
     feature_sql,
-    register_sample_views,
 )
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 

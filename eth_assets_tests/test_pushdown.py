@@ -14,7 +14,8 @@ import sqlglot
 from dagster import DagsterInstance, materialize
 
 from eth_assets.assets.features import address_features
-from eth_assets.features import FEATURE_COLUMNS, feature_sql, register_sample_views
+from eth_assets.farrugia import register_sample_views
+from eth_assets.features import FEATURE_COLUMNS, feature_sql
 from eth_assets.pushdown import features_bigquery_sql, round_trip_to_duckdb
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.lake import ParquetLake

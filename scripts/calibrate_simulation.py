@@ -27,11 +27,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
-from eth_assets.features import (
-    NUMERIC_FEATURE_COLUMNS,
-    create_address_features,
-    register_sample_views,
-)
+from eth_assets.farrugia import register_sample_views
+from eth_assets.features import NUMERIC_FEATURE_COLUMNS, create_address_features
 from eth_assets.sim import SimConfig, accounts_table, darklist_entries, generate_day
 from eth_assets.sim.day import TOKEN_TRANSFERS_SCHEMA, TRANSACTIONS_SCHEMA
 

@@ -18,17 +18,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from eth_assets.features import (
-    CATEGORICAL_COLUMNS,
-    PUBLISHED_NAMES,
+from eth_assets.farrugia import (
     PUBLISHED_PREFIX,
     agreement_table,
     compare_column,
-    create_address_features,
     pair_with_published,
     published_decimals,
     register_sample_views,
 )
+from eth_assets.features import CATEGORICAL_COLUMNS, PUBLISHED_NAMES, create_address_features
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -21,18 +21,24 @@ from eth_assets.as_of import default_as_of, parse_as_of
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
-from eth_assets.features import create_address_features
+from eth_assets.features import (
+    feature_summary,
+    features_from_lake,
+    register_lake_views,
+    store_features,
+)
 from eth_assets.pushdown import features_in_bigquery
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake
-from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse, register_lake_views
+from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
 from eth_assets.universe import (
     UNIVERSE_TABLE,
     read_address_file,
     require_universe,
     sample_universe,
     store_universe,
+    universe_addresses,
 )
 
 ADDRESS_FILE_ENV = "ETH_ASSETS_ADDRESS_FILE"
@@ -159,17 +165,10 @@ def address_features(
     with warehouse.connect() as con:
         require_universe(con)
         if config.engine == "bigquery":
-            addresses = [
-                r[0] for r in con.execute(f"SELECT address FROM {UNIVERSE_TABLE}").fetchall()
-            ]
-            table, engine_metadata = features_in_bigquery(chain_source, addresses, as_of)
-            con.register("pushed_features", table)
-            con.execute(
-                "CREATE OR REPLACE TABLE address_features AS "
-                "SELECT * FROM pushed_features ORDER BY address"
+            table, engine_metadata = features_in_bigquery(
+                chain_source, universe_addresses(con), as_of
             )
-            con.unregister("pushed_features")
-            rows = table.num_rows
+            rows = store_features(con, table)
         else:
             rows = features_from_lake(con, lake, as_of)
         summary = feature_summary(con, "address_features")
@@ -184,27 +183,3 @@ def address_features(
             "warehouse": MetadataValue.path(str(warehouse.file_path())),
         }
     )
-
-
-def features_from_lake(con, lake: ParquetLake, as_of: datetime) -> int:
-    """The local engine: the lake's raw tables and the stored universe → `address_features`.
-    bench/features.py times this same call."""
-    register_lake_views(con, lake)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
-    return create_address_features(con, as_of, "address_features")
-
-
-def feature_summary(con, table: str) -> pl.DataFrame:
-    """Per numeric column: nulls, min, median, max — what a person checks first."""
-    columns = [
-        r[0]
-        for r in con.execute(f"DESCRIBE {table}").fetchall()
-        if r[0] != "address" and r[1] not in {"VARCHAR", "BOOLEAN"}
-    ]
-    parts = [
-        f"SELECT '{c}' AS feature, count(*) - count(\"{c}\") AS nulls, "
-        f'min("{c}")::DOUBLE AS min, median("{c}")::DOUBLE AS median, '
-        f'max("{c}")::DOUBLE AS max FROM {table}'
-        for c in columns
-    ]
-    return con.sql(" UNION ALL ".join(parts)).pl() if parts else pl.DataFrame()

@@ -12,8 +12,6 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from eth_assets.resources.lake import ParquetLake
-from eth_assets.schemas import RAW_TABLES
 from eth_assets.settings import data_dir
 
 WAREHOUSE_TAG = {"storage": "duckdb"}
@@ -61,12 +59,6 @@ def open_duckdb(
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{path.parent / 'duckdb_tmp'}'")
     return con
-
-
-def register_lake_views(con: duckdb.DuckDBPyConnection, lake: ParquetLake) -> None:
-    """Expose the raw lake tables as temporary views `transactions` and `token_transfers`."""
-    for name in RAW_TABLES:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {lake.relation_sql(name)}")
 
 
 class DuckDBWarehouse(ConfigurableResource):
