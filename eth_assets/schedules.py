@@ -1,8 +1,10 @@
-"""Jobs and the nightly schedule."""
+"""Jobs and the nightly schedule.
+
+The schedule's default status is part of its definition, so $ETH_ASSETS_NIGHTLY_SCHEDULE is read
+here, when the code location loads (the one setting read at import; see eth_assets.settings).
+"""
 
 from __future__ import annotations
-
-import os
 
 from dagster import (
     AssetSelection,
@@ -12,8 +14,7 @@ from dagster import (
 )
 
 from eth_assets.partitions import daily_partitions
-
-SCHEDULE_RUNNING_ENV = "ETH_ASSETS_NIGHTLY_SCHEDULE"
+from eth_assets.settings import nightly_schedule_running
 
 refresh_job = define_asset_job(
     name="refresh",
@@ -29,7 +30,7 @@ nightly_refresh_schedule = build_schedule_from_partitioned_job(
     minute_of_hour=15,
     default_status=(
         DefaultScheduleStatus.RUNNING
-        if os.environ.get(SCHEDULE_RUNNING_ENV, "").lower() in {"1", "true", "on", "running"}
+        if nightly_schedule_running()
         else DefaultScheduleStatus.STOPPED
     ),
 )

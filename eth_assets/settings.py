@@ -1,4 +1,12 @@
-"""Where things live, from environment variables with defaults relative to the working directory.
+"""Every environment variable the project reads, with its default and meaning, and typed accessors.
+
+`SETTINGS` is the one list: the README's configuration table is rendered from it
+(`python -m eth_assets.settings`) and a test keeps the two equal. Accessors read the environment
+when they are called (when resources are built, or inside an asset at run time), never at import,
+so a test can set a variable with `monkeypatch.setenv` without reloading modules. A variable set
+to the empty string counts as unset. The one
+exception is `nightly_schedule_running`, read by `schedules.py` when the code location loads,
+because a schedule's default status is part of its definition.
 
 Commands are run from the repository root, so `./data` holds runtime output and `../shared/data`
 is the shared real-data folder beside the checkout.
@@ -7,25 +15,248 @@ is the shared real-data folder beside the checkout.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An environment variable: its name, its default as documented, and what it decides."""
+
+    name: str
+    default: str
+    meaning: str
+
 
 DATA_DIR_ENV = "ETH_ASSETS_DATA_DIR"
 SHARED_DATA_ENV = "ETH_ASSETS_SHARED_DATA"
 SOURCE_ENV = "ETH_ASSETS_SOURCE"
 PARQUET_DIR_ENV = "ETH_ASSETS_PARQUET_DIR"
+SIM_SEED_ENV = "ETH_ASSETS_SIM_SEED"
+SIM_ACCOUNTS_ENV = "ETH_ASSETS_SIM_ACCOUNTS"
+SIM_START_ENV = "ETH_ASSETS_SIM_START"
+SIM_DAYS_ENV = "ETH_ASSETS_SIM_DAYS"
+BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
+BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
+GOOGLE_PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
+LAKE_COMPACT_ENV = "ETH_ASSETS_LAKE_COMPACT_BELOW_MIB"
+LABEL_FILES_ENV = "ETH_ASSETS_LABEL_FILES"
+ADDRESS_FILE_ENV = "ETH_ASSETS_ADDRESS_FILE"
+FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
+SCHEDULE_RUNNING_ENV = "ETH_ASSETS_NIGHTLY_SCHEDULE"
+MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+MLFLOW_UI_URL_ENV = "ETH_ASSETS_MLFLOW_UI_URL"
+
+CHAIN_SOURCES = ("simulated", "parquet", "bigquery")
+FEATURE_ENGINES = ("local", "bigquery")
+DEFAULT_BQ_DATASET = "bigquery-public-data.crypto_ethereum"
+DEFAULT_BQ_MAX_BYTES = 50 * 2**30
+DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"
+# ETH_ASSETS_SIM_* variable → the SimulatedChainSource field it sets.
+SIM_FIELDS = {
+    SIM_SEED_ENV: "seed",
+    SIM_ACCOUNTS_ENV: "n_accounts",
+    SIM_START_ENV: "start_date",
+    SIM_DAYS_ENV: "days",
+}
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(SOURCE_ENV, "`simulated`", "chain source: `simulated`, `parquet` or `bigquery`"),
+    Setting(SIM_SEED_ENV, "42", "seed of the simulated chain"),
+    Setting(SIM_ACCOUNTS_ENV, "3000", "accounts of the simulated chain"),
+    Setting(SIM_START_ENV, "2021-01-01", "first day of the simulated chain"),
+    Setting(SIM_DAYS_ENV, "180", "days of the simulated chain"),
+    Setting(
+        ADDRESS_FILE_ENV,
+        "—",
+        "explicit address universe (CSV/Parquet with `address`), when the `address_universe` "
+        "config names none",
+    ),
+    Setting(
+        FEATURE_ENGINE_ENV,
+        "`local`",
+        "`bigquery` pushes the feature SQL down to BigQuery, when the `address_features` config "
+        "names no engine",
+    ),
+    Setting(
+        SHARED_DATA_ENV,
+        "`../shared/data`",
+        "the real-data folder (sample histories, labels, published features)",
+    ),
+    Setting(PARQUET_DIR_ENV, "`$ETH_ASSETS_SHARED_DATA/raw_txns`", "Parquet source folder"),
+    Setting(DATA_DIR_ENV, "`./data`", "runtime output (lake, DuckDB, MLflow)"),
+    Setting(
+        LAKE_COMPACT_ENV,
+        "128",
+        "a raw table (else year, else month) smaller than this is also kept as one compact "
+        "file; `0` = off",
+    ),
+    Setting(
+        LABEL_FILES_ENV,
+        "the chain source's labels: the simulated darklist, or the four lists in "
+        "`$ETH_ASSETS_SHARED_DATA/labels`",
+        "label files, `:`-separated, when the `illicit_labels` config names none",
+    ),
+    Setting(
+        BQ_DATASET_ENV,
+        f"`{DEFAULT_BQ_DATASET}`",
+        "BigQuery dataset (`project.dataset`) the `bigquery` source reads",
+    ),
+    Setting(
+        BQ_MAX_BYTES_ENV,
+        "53687091200 (50 GiB)",
+        "hard cap on the bytes one BigQuery query may bill",
+    ),
+    Setting(GOOGLE_PROJECT_ENV, "—", "the Google Cloud project that pays for BigQuery queries"),
+    Setting(
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "—",
+        "service-account key file, read by the Google client (or use "
+        "`gcloud auth application-default login`)",
+    ),
+    Setting(
+        SCHEDULE_RUNNING_ENV,
+        "off",
+        "`on` starts the `nightly_refresh` schedule (02:15 UTC, yesterday's partition and "
+        "everything downstream) without a click; read when the code location loads",
+    ),
+    Setting(
+        MLFLOW_TRACKING_URI_ENV,
+        "`sqlite:///<data dir>/mlflow/mlflow.db`, artifacts under `<data dir>/mlflow/artifacts`",
+        "MLflow tracking store",
+    ),
+    Setting(
+        MLFLOW_UI_URL_ENV,
+        f"`{DEFAULT_MLFLOW_UI_URL}`",
+        "address of the MLflow UI used for links in the Dagster UI",
+    ),
+    Setting(
+        "DAGSTER_HOME",
+        "—",
+        "Dagster's instance folder, read by Dagster; the commands above use `.dagster_home/`",
+    ),
+)
+
+_NAMES = frozenset(s.name for s in SETTINGS)
+
+
+def _read(name: str) -> str | None:
+    """The variable's value, or None when it is unset or empty; only variables in SETTINGS."""
+    if name not in _NAMES:
+        raise KeyError(f"{name} is not in the settings list: add it to SETTINGS first")
+    return os.environ.get(name) or None
 
 
 def data_dir() -> Path:
     """Runtime output folder (lake, DuckDB files, MLflow store): $ETH_ASSETS_DATA_DIR or ./data."""
-    return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
+    return Path(_read(DATA_DIR_ENV) or "data").resolve()
 
 
 def shared_data_dir() -> Path:
     """The real-data folder: $ETH_ASSETS_SHARED_DATA or ../shared/data."""
-    return Path(os.environ.get(SHARED_DATA_ENV, os.path.join("..", "shared", "data"))).resolve()
+    return Path(_read(SHARED_DATA_ENV) or os.path.join("..", "shared", "data")).resolve()
 
 
 def default_parquet_dir() -> Path:
     """Folder of BigQuery-schema Parquet files: $ETH_ASSETS_PARQUET_DIR or <shared>/raw_txns."""
-    configured = os.environ.get(PARQUET_DIR_ENV)
+    configured = _read(PARQUET_DIR_ENV)
     return Path(configured).resolve() if configured else shared_data_dir() / "raw_txns"
+
+
+def chain_source_kind() -> str:
+    """The chain source named by $ETH_ASSETS_SOURCE (default `simulated`), lower-cased; an
+    unknown name fails naming the choices."""
+    kind = (_read(SOURCE_ENV) or "simulated").strip().lower()
+    if kind not in CHAIN_SOURCES:
+        raise ValueError(
+            f"{SOURCE_ENV}={kind!r} is not a chain source; choose one of: "
+            f"{', '.join(CHAIN_SOURCES)}"
+        )
+    return kind
+
+
+def simulated_chain_overrides() -> dict[str, str]:
+    """SimulatedChainSource fields set by $ETH_ASSETS_SIM_* (field → text), only those set."""
+    found = {field: _read(name) for name, field in SIM_FIELDS.items()}
+    return {field: value for field, value in found.items() if value is not None}
+
+
+def bigquery_dataset() -> str:
+    """$ETH_ASSETS_BQ_DATASET or bigquery-public-data.crypto_ethereum."""
+    return _read(BQ_DATASET_ENV) or DEFAULT_BQ_DATASET
+
+
+def bigquery_max_bytes_billed() -> int:
+    """$ETH_ASSETS_BQ_MAX_BYTES_BILLED or 50 GiB."""
+    text = _read(BQ_MAX_BYTES_ENV)
+    return DEFAULT_BQ_MAX_BYTES if text is None else int(text)
+
+
+def google_cloud_project() -> str | None:
+    """$GOOGLE_CLOUD_PROJECT, or None to let the Google client find it."""
+    return _read(GOOGLE_PROJECT_ENV)
+
+
+def lake_compact_below_mib() -> int | None:
+    """$ETH_ASSETS_LAKE_COMPACT_BELOW_MIB as a whole number of MiB (0 = off); None when unset."""
+    text = _read(LAKE_COMPACT_ENV)
+    if text is None:
+        return None
+    try:
+        mib = int(text)
+    except ValueError:
+        raise ValueError(f"{LAKE_COMPACT_ENV}={text!r} is not a whole number of MiB") from None
+    if mib < 0:
+        raise ValueError(f"{LAKE_COMPACT_ENV}={text!r} is negative; use 0 to turn compaction off")
+    return mib
+
+
+def label_files() -> list[str]:
+    """Files named in $ETH_ASSETS_LABEL_FILES (os.pathsep-separated); empty when unset."""
+    return [p for p in (_read(LABEL_FILES_ENV) or "").split(os.pathsep) if p]
+
+
+def address_file() -> str:
+    """$ETH_ASSETS_ADDRESS_FILE, or "" (no explicit universe file)."""
+    return _read(ADDRESS_FILE_ENV) or ""
+
+
+def feature_engine() -> str:
+    """$ETH_ASSETS_FEATURE_ENGINE (`local` or `bigquery`), default `local`."""
+    engine = _read(FEATURE_ENGINE_ENV) or "local"
+    if engine not in FEATURE_ENGINES:
+        raise ValueError(
+            f"{FEATURE_ENGINE_ENV}={engine!r} is not a feature engine; choose one of: "
+            f"{', '.join(FEATURE_ENGINES)}"
+        )
+    return engine
+
+
+def nightly_schedule_running() -> bool:
+    """True when $ETH_ASSETS_NIGHTLY_SCHEDULE is 1, true, on or running (any case)."""
+    return (_read(SCHEDULE_RUNNING_ENV) or "").lower() in {"1", "true", "on", "running"}
+
+
+def mlflow_tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, or a SQLite store at <data dir>/mlflow/mlflow.db."""
+    return _read(MLFLOW_TRACKING_URI_ENV) or f"sqlite:///{data_dir() / 'mlflow' / 'mlflow.db'}"
+
+
+def mlflow_artifact_root() -> Path:
+    """Where MLflow runs store their artifacts: <data dir>/mlflow/artifacts."""
+    return data_dir() / "mlflow" / "artifacts"
+
+
+def mlflow_ui_url() -> str:
+    """$ETH_ASSETS_MLFLOW_UI_URL (no trailing slash), default http://127.0.0.1:5000."""
+    return (_read(MLFLOW_UI_URL_ENV) or DEFAULT_MLFLOW_UI_URL).rstrip("/")
+
+
+def markdown_table() -> str:
+    """The README's configuration table: one row per setting."""
+    rows = [f"| `{s.name}` | {s.default} | {s.meaning} |" for s in SETTINGS]
+    return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows])
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -72,7 +72,8 @@ def test_source_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_lake_compaction_threshold_is_chosen_by_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from eth_assets.resources import LAKE_COMPACT_ENV, lake_from_env
+    from eth_assets.resources import lake_from_env
+    from eth_assets.settings import LAKE_COMPACT_ENV
 
     monkeypatch.delenv(LAKE_COMPACT_ENV, raising=False)
     assert lake_from_env().compact_below_mib == 128

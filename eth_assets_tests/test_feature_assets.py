@@ -87,6 +87,17 @@ def test_explicit_address_file_and_as_of(tmp_path: Path) -> None:
     assert rows == [(ALICE, 2, 0)]  # Bob's reply on 2020-01-03 is after as_of
 
 
+def test_address_file_setting_is_read_at_run_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(f"address\n{ALICE}\n")
+    monkeypatch.setenv("ETH_ASSETS_ADDRESS_FILE", str(accounts))
+    assert _run(tmp_path, {}, {"as_of": "2020-01-02"}).success
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT address FROM address_universe").fetchall() == [(ALICE,)]
+
+
 def test_bad_address_file_names_the_bad_value(tmp_path: Path) -> None:
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("address\n0x12345\n")

@@ -113,9 +113,14 @@ def test_engine_bigquery_runs_the_transpiled_sql(tmp_path: Path) -> None:
         assert con.execute("SELECT * FROM address_features").fetchall() == [(ALICE, 3), (BOB, 0)]
 
 
-def test_engine_bigquery_needs_the_bigquery_source(tmp_path: Path) -> None:
+@pytest.mark.parametrize("configured, setting", [("bigquery", ""), ("", "bigquery")])
+def test_engine_bigquery_needs_the_bigquery_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str, setting: str
+) -> None:
+    """The engine comes from the asset config, else from $ETH_ASSETS_FEATURE_ENGINE at run time."""
     from eth_assets.resources.chain_sources import ParquetChainSource
 
+    monkeypatch.setenv("ETH_ASSETS_FEATURE_ENGINE", setting)
     with pytest.raises(Exception, match="needs ETH_ASSETS_SOURCE=bigquery"):
         materialize(
             [address_features],
@@ -127,7 +132,7 @@ def test_engine_bigquery_needs_the_bigquery_source(tmp_path: Path) -> None:
             instance=DagsterInstance.ephemeral(),
             run_config={
                 "ops": {
-                    "address_features": {"config": {"as_of": "2019-04-25", "engine": "bigquery"}}
+                    "address_features": {"config": {"as_of": "2019-04-25", "engine": configured}}
                 }
             },
         )

@@ -1,6 +1,5 @@
 """Feature tables in the DuckDB warehouse: the address universe and per-address features."""
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -32,6 +31,7 @@ from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+from eth_assets.settings import ADDRESS_FILE_ENV, FEATURE_ENGINE_ENV, address_file, feature_engine
 from eth_assets.universe import (
     UNIVERSE_TABLE,
     read_address_file,
@@ -41,8 +41,6 @@ from eth_assets.universe import (
     universe_addresses,
 )
 
-ADDRESS_FILE_ENV = "ETH_ASSETS_ADDRESS_FILE"
-FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
 AS_OF_DESCRIPTION = (
     "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). "
     "Empty: the end of the latest materialized raw_transactions partition."
@@ -61,10 +59,11 @@ class AddressUniverseConfig(Config):
     """An explicit address file, or labelled addresses plus a deterministic sample."""
 
     address_file: str = Field(
-        default_factory=lambda: os.environ.get(ADDRESS_FILE_ENV, ""),
+        default="",
         description=(
-            "CSV/Parquet with an `address` column. Empty: the chain source's own account list "
-            "if it has one, else labelled addresses with history plus a sample."
+            f"CSV/Parquet with an `address` column. Empty: ${ADDRESS_FILE_ENV} if set, else the "
+            "chain source's own account list if it has one, else labelled addresses with "
+            "history plus a sample."
         ),
     )
     flag_column: str = Field("", description="Boolean column of the file; keep rows where true.")
@@ -95,10 +94,9 @@ def address_universe(
         if labels_path.is_file()
         else pl.DataFrame({"address": []}, schema={"address": pl.Utf8})
     )
+    explicit = config.address_file or address_file()
     listed = (
-        (config.address_file, config.flag_column or None)
-        if config.address_file
-        else chain_source.default_address_file()
+        (explicit, config.flag_column or None) if explicit else chain_source.default_address_file()
     )
     with warehouse.connect() as con:
         if listed:
@@ -131,11 +129,12 @@ class AddressFeaturesConfig(Config):
     """The cutoff of the feature computation and where it runs."""
 
     as_of: str = Field("", description=AS_OF_DESCRIPTION)
-    engine: Literal["local", "bigquery"] = Field(
-        default_factory=lambda: os.environ.get(FEATURE_ENGINE_ENV, "local"),
+    engine: Literal["", "local", "bigquery"] = Field(
+        default="",
         description=(
             "local: DuckDB over the raw lake. bigquery: the same SQL transpiled and run inside "
-            "BigQuery over the full chain (needs the bigquery chain source)."
+            "BigQuery over the full chain (needs the bigquery chain source). Empty: "
+            f"${FEATURE_ENGINE_ENV}, else local."
         ),
     )
 
@@ -155,7 +154,8 @@ def address_features(
     warehouse: DuckDBWarehouse,
 ) -> MaterializeResult:
     """The 44 Farrugia/CatBoost-paper transaction features and the investor-profile features."""
-    if config.engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
+    engine = config.engine or feature_engine()
+    if engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
         raise ValueError(
             "engine 'bigquery' runs the features inside BigQuery and needs "
             f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
@@ -164,7 +164,7 @@ def address_features(
     engine_metadata: dict[str, object] = {}
     with warehouse.connect() as con:
         require_universe(con)
-        if config.engine == "bigquery":
+        if engine == "bigquery":
             table, engine_metadata = features_in_bigquery(
                 chain_source, universe_addresses(con), as_of
             )
@@ -176,7 +176,7 @@ def address_features(
         metadata={
             "dagster/row_count": rows,
             "as_of": as_of.isoformat(),
-            "engine": config.engine,
+            "engine": engine,
             **{k: MetadataValue.text(str(v)) for k, v in engine_metadata.items()},
             "columns": len(summary),
             "summary": MetadataValue.md(markdown_table(summary)),

@@ -1,6 +1,5 @@
 """Illicit-address labels, read from label lists in their own formats."""
 
-import os
 from pathlib import Path
 
 import polars as pl
@@ -18,24 +17,20 @@ from eth_assets.assets.metadata import markdown_table
 from eth_assets.label_files import read_label_files
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake
+from eth_assets.settings import LABEL_FILES_ENV, label_files
 
-LABEL_FILES_ENV = "ETH_ASSETS_LABEL_FILES"
 MAX_REJECTIONS_SHOWN = 1000
-
-
-def configured_label_files() -> list[str]:
-    """Files named in $ETH_ASSETS_LABEL_FILES (os.pathsep-separated); empty when unset."""
-    return [p for p in os.environ.get(LABEL_FILES_ENV, "").split(os.pathsep) if p]
 
 
 class IllicitLabelsConfig(Config):
     """Which label files to read (MEW darklist JSON, EtherScamDB/CryptoScamDB YAML, CSV)."""
 
     files: list[str] = Field(
-        default_factory=configured_label_files,
+        default=[],
         description=(
-            "Label files to read; the format is detected from each file. Empty: the chain "
-            "source's own labels (the shared lists for real data)."
+            "Label files to read; the format is detected from each file. Empty: the files in "
+            f"${LABEL_FILES_ENV}, else the chain source's own labels (the shared lists for real "
+            "data)."
         ),
     )
 
@@ -49,7 +44,7 @@ def illicit_labels(
     chain_source: ChainSource,
 ) -> MaterializeResult:
     """Validated, lower-cased illicit addresses with source and category; rejected entries kept."""
-    files = config.files or chain_source.default_label_files()
+    files = config.files or label_files() or chain_source.default_label_files()
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         raise FileNotFoundError(

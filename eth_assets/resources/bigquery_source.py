@@ -14,6 +14,7 @@ from google.cloud import bigquery
 
 from eth_assets.resources.chain_sources import ChainSource, map_columns
 from eth_assets.schemas import RawTable
+from eth_assets.settings import DEFAULT_BQ_DATASET, DEFAULT_BQ_MAX_BYTES
 from eth_assets.sql import load_sql
 
 _DATASET_PATTERN = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_]+)?$")
@@ -53,8 +54,8 @@ class BigQueryChainSource(ChainSource):
     """Extracts one query per table and partition range from BigQuery, fetched as Arrow."""
 
     bigquery: BigQueryResource
-    dataset: str = "bigquery-public-data.crypto_ethereum"
-    maximum_bytes_billed: int = 50 * 2**30
+    dataset: str = DEFAULT_BQ_DATASET
+    maximum_bytes_billed: int = DEFAULT_BQ_MAX_BYTES
     max_attempts: int = 4
     retry_delay_seconds: float = 10.0
 
