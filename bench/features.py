@@ -36,7 +36,6 @@ from pathlib import Path
 import duckdb
 
 AS_OF = datetime(2023, 1, 1, tzinfo=UTC)
-GENESIS = datetime(2015, 7, 30, tzinfo=UTC)
 SHARED = Path(
     os.environ.get(
         "ETH_ASSETS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -98,6 +97,7 @@ SELECT * FROM ids LEFT JOIN sent USING (address) LEFT JOIN received USING (addre
 
 def build_lake(raw_dir: Path, lake_root: Path) -> None:
     """Ingest a folder in the BigQuery schema into a lake, as the raw assets do (untimed)."""
+    from eth_assets.chain_time import GENESIS
     from eth_assets.resources.chain_sources import ParquetChainSource
     from eth_assets.resources.lake import RAW_TABLES, ParquetLake
 
@@ -175,11 +175,11 @@ def _connect(database: Path, work: Path, layout: str, memory_limit: str):
     """A warehouse connection as the asset opens it, with input views and the universe for the
     layouts the asset does not read: "days" is the lake's day files only (the lake without
     compaction), "flat" one file per table. Layout "lake" gets its views from the asset's code."""
+    from eth_assets.duckdb_utils import connect
     from eth_assets.resources.compaction import ReadPlan, day_files, plan_sql
-    from eth_assets.resources.warehouse import open_duckdb
     from eth_assets.universe import UNIVERSE_TABLE
 
-    con = open_duckdb(database, threads=2, memory_limit=memory_limit)
+    con = connect(database, threads=2, memory_limit=memory_limit)
     if layout == "lake":
         return con
     for table in ("transactions", "token_transfers"):

@@ -17,12 +17,13 @@ import random
 import resource
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from eth_assets.chain_time import start_of_day
 from eth_assets.resources.lake import replace_window
 from eth_assets.resources.simulated_source import SimulatedChainSource
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
@@ -56,7 +57,7 @@ def naive(config: SimConfig, rows: int) -> float:
     cumulative = list(itertools.accumulate(pop.rate[senders].tolist()))
     addresses = [row.tobytes().decode() for row in pop.addr]
     values = pop.value_gwei.tolist()
-    day0 = datetime.combine(config.start_date, datetime.min.time(), tzinfo=UTC)
+    day0 = start_of_day(config.start_date)
     started = time.perf_counter()
     records = []
     nonces: dict[int, int] = {}
@@ -92,8 +93,8 @@ def naive(config: SimConfig, rows: int) -> float:
 def through_lake(source: SimulatedChainSource) -> tuple[int, float]:
     """(rows, seconds) to write the source's whole span of both raw tables into a fresh lake."""
     first, last = source.span()
-    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    start = start_of_day(first)
+    end = start_of_day(last + timedelta(days=1))
     started = time.perf_counter()
     rows = 0
     with tempfile.TemporaryDirectory() as folder:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+
+from eth_assets.chain_time import as_utc, start_of_day
 
 
 def parse_as_of(text: str) -> datetime:
@@ -14,12 +16,12 @@ def parse_as_of(text: str) -> datetime:
             f"as_of {text!r} is not an ISO date or timestamp (e.g. 2019-04-25 or "
             "2019-04-25T00:00:00+00:00)"
         ) from error
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def end_of_day(day: date) -> datetime:
     """Midnight UTC after `day`: the exclusive end of its daily partition."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    return start_of_day(day + timedelta(days=1))
 
 
 def default_as_of(materialized_partition_keys: set[str]) -> datetime:

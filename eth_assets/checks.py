@@ -1,11 +1,11 @@
 """Asset checks: what would silently poison the features and models if it went unnoticed."""
 
-import duckdb
 import polars as pl
 from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, asset_check
 
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+from eth_assets.duckdb_utils import connect
 from eth_assets.resources.lake import ParquetLake
 
 ADDRESS_PATTERN = "^0x[0-9a-f]{40}$"
@@ -13,7 +13,7 @@ ADDRESS_PATTERN = "^0x[0-9a-f]{40}$"
 
 def _scalar(lake: ParquetLake, table: str, expression: str) -> int:
     """One aggregate over a raw table's lake files."""
-    con = duckdb.connect()
+    con = connect()
     try:
         row = con.execute(f"SELECT {expression} FROM ({lake.relation_sql(table)})").fetchone()
     finally:

@@ -14,14 +14,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from eth_assets.duckdb_utils import sql_literal
 from eth_assets.features import CATEGORICAL_COLUMNS, PUBLISHED_NAMES
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.source_columns import map_columns
-
-
-def _quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None:
@@ -31,7 +27,7 @@ def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None
     accounts.csv; the universe is the accounts with in_subset = true.
     """
     for raw in (TRANSACTIONS, TOKEN_TRANSFERS):
-        relation = f"read_parquet({_quote(str(raw_dir / f'{raw.name}.parquet'))})"
+        relation = f"read_parquet({sql_literal(str(raw_dir / f'{raw.name}.parquet'))})"
         available = {
             r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         }
@@ -44,7 +40,7 @@ def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None
 
 def register_sample_universe(con: duckdb.DuckDBPyConnection, accounts_csv: Path) -> None:
     """Define the view `universe`: the accounts of the sample's accounts.csv with in_subset."""
-    accounts = _quote(str(accounts_csv))
+    accounts = sql_literal(str(accounts_csv))
     con.execute(
         "CREATE OR REPLACE VIEW universe AS SELECT DISTINCT lower(address) AS address "
         f"FROM read_csv({accounts}, header = true, all_varchar = true) "

@@ -7,13 +7,14 @@ DuckDB connection that has `transactions`, `token_transfers` and `universe` defi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
+from eth_assets.chain_time import as_utc
 from eth_assets.schemas import RAW_TABLES
 from eth_assets.sql import load_sql
 from eth_assets.universe import UNIVERSE_TABLE
@@ -87,11 +88,6 @@ SQL_NAME = "address_features"
 def feature_sql() -> str:
     """The feature query: one SELECT over `transactions`, `token_transfers`, `universe`."""
     return load_sql(SQL_NAME)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def create_address_features(

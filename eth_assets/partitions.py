@@ -2,6 +2,6 @@
 
 from dagster import DailyPartitionsDefinition
 
-ETHEREUM_GENESIS_DATE = "2015-07-30"
+from eth_assets.chain_time import GENESIS_DATE
 
-daily_partitions = DailyPartitionsDefinition(start_date=ETHEREUM_GENESIS_DATE, timezone="UTC")
+daily_partitions = DailyPartitionsDefinition(start_date=GENESIS_DATE.isoformat(), timezone="UTC")

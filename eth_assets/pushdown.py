@@ -7,13 +7,14 @@ decimals, exactly as the raw extraction does) and the universe an array paramete
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
 import sqlglot
 from google.cloud import bigquery
 from sqlglot import exp
 
+from eth_assets.chain_time import GENESIS
 from eth_assets.resources.bigquery_source import (
     BigQueryChainSource,
     bigquery_sql,
@@ -23,7 +24,6 @@ from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.sql import load_sql
 
 FEATURES_SQL = "address_features"
-GENESIS = datetime(2015, 7, 30, tzinfo=UTC)
 
 
 def _to_bigquery_dialect(tree: exp.Expression) -> exp.Expression:

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from eth_assets.duckdb_utils import connect
 from eth_assets.resources.chain_sources import ParquetChainSource, SourceDataError
-from eth_assets.resources.lake import connect_memory
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets_tests.raw_fixtures import ALICE, BOB, TOKEN, write_bigquery_schema_folder
 
@@ -20,14 +20,14 @@ END = datetime(2020, 2, 1, tzinfo=UTC)
 
 
 def _staged_rows(folder: Path, table=TRANSACTIONS, columns: str = "*") -> list[tuple]:
-    con = connect_memory()
+    con = connect()
     view, _ = ParquetChainSource(folder=str(folder)).stage(con, table, START, END)
     return con.execute(f"SELECT {columns} FROM {view} ORDER BY ALL").fetchall()
 
 
 def test_bigquery_schema_folder_maps_to_canonical_columns(tmp_path: Path) -> None:
     folder = write_bigquery_schema_folder(tmp_path)
-    con = connect_memory()
+    con = connect()
     view, meta = ParquetChainSource(folder=str(folder)).stage(con, TRANSACTIONS, START, END)
     names = [r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()]
     assert names == TRANSACTIONS.column_names

@@ -12,7 +12,13 @@ import pytest
 
 from eth_assets.resources import lake as lake_module
 from eth_assets.resources.chain_sources import ParquetChainSource
-from eth_assets.resources.lake import replace_window, table_files, table_relation_sql
+from eth_assets.resources.lake import (
+    ParquetLake,
+    replace_window,
+    table_files,
+    table_relation_sql,
+)
+from eth_assets.resources.warehouse import DuckDBWarehouse
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets_tests.raw_fixtures import HUGE_TOKEN_VALUE, write_bigquery_schema_folder
 
@@ -147,3 +153,22 @@ def test_leftover_staging_is_cleaned(tmp_path: Path) -> None:
     replace_window(tmp_path / "lake", TRANSACTIONS, _stage(source), START, END)
     assert [p.name for p in staging.iterdir()] == ["token_transfers-running"]
     assert os.path.isdir(tmp_path / "lake" / "transactions")
+
+
+def test_folders_named_with_an_apostrophe(tmp_path: Path) -> None:
+    """Source files, lake, compact files and warehouse under a folder named o'brien's."""
+    base = tmp_path / "o'brien's data"
+    source = write_bigquery_schema_folder(base / "source")
+    nested = source / "token_transfers"
+    nested.mkdir()
+    (source / "token_transfers.parquet").rename(nested / "part-0.parquet")
+    lake = ParquetLake(root=str(base / "lake"))
+    for table in (TRANSACTIONS, TOKEN_TRANSFERS):
+        written = lake.replace_window(table.name, _stage(source, table), START, END)
+        assert written.compaction is not None and written.compaction.compact_files == 1
+    with DuckDBWarehouse(path=str(base / "warehouse.duckdb")).connect() as con:
+        counts = [
+            con.execute(f"SELECT count(*) FROM ({lake.relation_sql(t.name)})").fetchall()[0][0]
+            for t in (TRANSACTIONS, TOKEN_TRANSFERS)
+        ]
+    assert counts == [4, 2]

@@ -16,7 +16,7 @@ import argparse
 import os
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,6 +27,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
+from eth_assets.chain_time import start_of_day
+from eth_assets.duckdb_utils import connect, sql_literal
 from eth_assets.farrugia import register_sample_views
 from eth_assets.features import NUMERIC_FEATURE_COLUMNS, create_address_features
 from eth_assets.sim import SimConfig, accounts_table, darklist_entries, generate_day
@@ -54,14 +56,13 @@ def _features(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str, np.n
 
 def real_features(raw_dir: Path) -> dict[str, np.ndarray]:
     """Features of the real sample as of just after its last transaction, labelled by Farrugia."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect()
     register_sample_views(con, raw_dir)
-    accounts = str(raw_dir / "accounts.csv").replace("'", "''")
+    accounts = sql_literal(str(raw_dir / "accounts.csv"))
     con.execute(
         "CREATE TABLE labels AS SELECT DISTINCT lower(address) AS address, "
         "CAST(farrugia_flag AS INTEGER) AS label "
-        f"FROM read_csv('{accounts}', header = true, all_varchar = true) "
+        f"FROM read_csv({accounts}, header = true, all_varchar = true) "
         "WHERE lower(in_subset) = 'true' AND farrugia_flag IN ('0', '1')"
     )
     last = con.execute("SELECT max(block_timestamp) FROM transactions").fetchall()[0][0]
@@ -81,8 +82,7 @@ def _day_reader(config: SimConfig, table: str) -> pa.RecordBatchReader:
 def simulated_features(config: SimConfig, truth: bool) -> dict[str, np.ndarray]:
     """Features of every simulated account as of the end of the span, labelled by the darklist
     (or the truth)."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect()
     for table in ("transactions", "token_transfers"):
         reader = _day_reader(config, table)
         con.register(f"{table}_reader", reader)
@@ -100,8 +100,7 @@ def simulated_features(config: SimConfig, truth: bool) -> dict[str, np.ndarray]:
     )
     con.execute("CREATE TABLE labels AS SELECT * FROM labels_frame")
     con.execute("CREATE TABLE universe AS SELECT address FROM labels")
-    end = config.end_date + timedelta(days=1)
-    return _features(con, datetime(end.year, end.month, end.day, tzinfo=UTC))
+    return _features(con, start_of_day(config.end_date + timedelta(days=1)))
 
 
 def compare(real: dict[str, np.ndarray], sim: dict[str, np.ndarray]) -> dict[str, list[float]]:

@@ -14,10 +14,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from eth_assets.duckdb_utils import connect
 from eth_assets.farrugia import (
     PUBLISHED_PREFIX,
     agreement_table,
@@ -39,7 +39,7 @@ def shared_data() -> Path:
 
 def compute_features(raw_dir: Path, as_of: datetime = AS_OF) -> pd.DataFrame:
     """Our features of the real-sample universe as of `as_of`."""
-    con = duckdb.connect()
+    con = connect()
     register_sample_views(con, raw_dir)
     create_address_features(con, as_of)
     return con.sql("SELECT * FROM address_features").df()

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
+from eth_assets.duckdb_utils import sql_file_list
 from eth_assets.schemas import RawTable
 from eth_assets.settings import default_parquet_dir, shared_data_dir
 from eth_assets.source_columns import COLUMN_ALIASES, SourceDataError, map_columns
@@ -61,10 +62,6 @@ def find_table_files(folder: Path, table_name: str) -> list[Path]:
     return nested
 
 
-def _parquet_list(files: list[Path]) -> str:
-    return "[" + ", ".join(f"'{f}'" for f in files) + "]"
-
-
 def _describe(con: duckdb.DuckDBPyConnection, relation_sql: str) -> dict[str, str]:
     rows = con.execute(f"DESCRIBE {relation_sql}").fetchall()
     return {r[0]: r[1] for r in rows}
@@ -108,7 +105,7 @@ class ParquetChainSource(ChainSource):
                 f"no {table.name} Parquet files in {str(folder)!r}: expected "
                 f"{table.name}.parquet or a {table.name}/ folder of .parquet files"
             )
-        raw = f"read_parquet({_parquet_list(files)}, union_by_name = true)"
+        raw = f"read_parquet({sql_file_list(files)}, union_by_name = true)"
         available = _describe(con, f"SELECT * FROM {raw}")
         relation = f"(SELECT * FROM {raw})"
         has_ts = any(a in available for a in COLUMN_ALIASES["block_timestamp"])
@@ -136,7 +133,7 @@ class ParquetChainSource(ChainSource):
                 f"{table.name} in {folder}: no block_timestamp/timestamp column and no blocks "
                 "Parquet (block_number, timestamp) beside it to take timestamps from"
             )
-        blocks = f"read_parquet({_parquet_list(block_files)}, union_by_name = true)"
+        blocks = f"read_parquet({sql_file_list(block_files)}, union_by_name = true)"
         block_cols = _describe(con, f"SELECT * FROM {blocks}")
         ts_col = next((c for c in ("timestamp", "block_timestamp") if c in block_cols), None)
         if ts_col is None or "block_number" not in block_cols:

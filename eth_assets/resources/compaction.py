@@ -18,13 +18,13 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
+
+from eth_assets.duckdb_utils import connect, sql_file_list, sql_literal
 
 PART_FILE = "part.parquet"
 DAY_PREFIX = "block_date="
@@ -194,11 +194,6 @@ def read_plan(table_dir: Path) -> ReadPlan:
     return _plan(files, choose(compact_files(table_dir), prints))
 
 
-def sql_file_list(paths: Sequence[str | Path]) -> str:
-    """A DuckDB list literal of file paths."""
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
 def plan_sql(plan: ReadPlan) -> str | None:
     """A DuckDB SELECT of every row the plan's files hold, with `block_date`; None if no files."""
     parts = []
@@ -249,16 +244,15 @@ def write_compact_file(
     days = sorted(d for d in prints if period.contains(d))
     manifest = json.dumps(
         {"period": period.label, "days": {d.isoformat(): list(prints[d]) for d in days}}
-    ).replace("'", "''")
-    con = duckdb.connect()
+    )
+    con = connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         con.execute(
             f"COPY (SELECT * FROM read_parquet({sql_file_list([files[d] for d in days])}, "
             "hive_partitioning = true, hive_types = {'block_date': DATE})) "
-            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, "
-            f"KV_METADATA {{'{MANIFEST_KEY}': '{manifest}'}})"
+            f"TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd, "
+            f"KV_METADATA {{{sql_literal(MANIFEST_KEY)}: {sql_literal(manifest)}}})"
         )
         os.replace(tmp, target)
     finally:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
+from eth_assets.duckdb_utils import connect, sql_literal
 from eth_assets.resources.compaction import (
     PART_FILE,
     Compaction,
@@ -89,13 +90,6 @@ def days_in_window(start: datetime, end: datetime) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def connect_memory() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that reads and writes timestamps in UTC."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 def canonical_select(table: RawTable, relation: str) -> str:
     """SELECT of `relation` cast to the table's canonical columns plus the `block_date` key."""
     casts = ",\n  ".join(
@@ -120,7 +114,7 @@ def _stage_window(
     order += ", " + ("hash" if table.name == "transactions" else "transaction_hash, log_index")
     query = canonical_select(table, relation)
     cursor = con.execute(
-        f"COPY ({query} ORDER BY {order}) TO '{staging}' "
+        f"COPY ({query} ORDER BY {order}) TO {sql_literal(str(staging))} "
         "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (block_date), "
         "RETURN_STATS)",
         {"start": start, "end": end},
@@ -171,7 +165,7 @@ def replace_window(
     sweep_stale_staging(staging_root)
     staging_root.mkdir(parents=True, exist_ok=True)
     table_dir.mkdir(parents=True, exist_ok=True)
-    con = connect_memory()
+    con = connect()
     try:
         relation, source_metadata = stage(con)
         staged = _stage_window(con, table, relation, staging, start, end)

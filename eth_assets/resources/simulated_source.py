@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 from pydantic import Field
 
+from eth_assets.chain_time import as_utc, start_of_day
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.schemas import RawTable
 from eth_assets.settings import data_dir
@@ -27,10 +28,6 @@ from eth_assets.sim.day import arrow_schema
 DEFAULTS = SimConfig()
 DARKLIST_FILE = "addresses-darklist.json"  # the label reader knows this name: source mew_darklist
 ACCOUNTS_FILE = "accounts.csv"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class SimulatedChainSource(ChainSource):
@@ -97,9 +94,9 @@ class SimulatedChainSource(ChainSource):
     def days_in(self, start: datetime, end: datetime) -> range:
         """Indices of the simulated days that overlap [start, end)."""
         config = self.sim_config()
-        origin = datetime.combine(config.start_date, datetime.min.time(), tzinfo=UTC)
-        first = math.floor((_as_utc(start) - origin).total_seconds() / 86400)
-        stop = math.ceil((_as_utc(end) - origin).total_seconds() / 86400)
+        origin = start_of_day(config.start_date)
+        first = math.floor((as_utc(start) - origin).total_seconds() / 86400)
+        stop = math.ceil((as_utc(end) - origin).total_seconds() / 86400)
         return range(max(first, 0), min(stop, config.days))
 
     def stage(
