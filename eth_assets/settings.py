@@ -46,6 +46,8 @@ FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
 SCHEDULE_RUNNING_ENV = "ETH_ASSETS_NIGHTLY_SCHEDULE"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_UI_URL_ENV = "ETH_ASSETS_MLFLOW_UI_URL"
+ENTITY_LABELS_ENV = "ETH_ASSETS_ENTITY_LABELS"
+ENTITY_LABELS_FILE = "labels/etherscan_labels_combinedAllLabels.json"
 
 CHAIN_SOURCES = ("simulated", "parquet", "bigquery")
 FEATURE_ENGINES = ("local", "bigquery")
@@ -129,6 +131,12 @@ SETTINGS: tuple[Setting, ...] = (
         MLFLOW_UI_URL_ENV,
         f"`{DEFAULT_MLFLOW_UI_URL}`",
         "address of the MLflow UI used for links in the Dagster UI",
+    ),
+    Setting(
+        ENTITY_LABELS_ENV,
+        f"`$ETH_ASSETS_SHARED_DATA/{ENTITY_LABELS_FILE}` when it exists",
+        "entity labels (Etherscan label-cloud JSON) that describe investor profiles; never "
+        "fraud labels",
     ),
     Setting(
         "DAGSTER_HOME",
@@ -250,6 +258,15 @@ def mlflow_artifact_root() -> Path:
 def mlflow_ui_url() -> str:
     """$ETH_ASSETS_MLFLOW_UI_URL (no trailing slash), default http://127.0.0.1:5000."""
     return (_read(MLFLOW_UI_URL_ENV) or DEFAULT_MLFLOW_UI_URL).rstrip("/")
+
+
+def entity_labels_file() -> Path | None:
+    """$ETH_ASSETS_ENTITY_LABELS, else the shared Etherscan labels if present, else None."""
+    configured = _read(ENTITY_LABELS_ENV)
+    if configured:
+        return Path(configured).resolve()
+    default = shared_data_dir() / ENTITY_LABELS_FILE
+    return default if default.is_file() else None
 
 
 def markdown_table() -> str:

@@ -8,7 +8,9 @@ from eth_assets import settings
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.simulated_source import SimulatedChainSource
+from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse
 
 
@@ -43,4 +45,6 @@ def build_resources() -> dict[str, object]:
         "chain_source": chain_source_from_env(),
         "lake": lake_from_env(),
         "warehouse": DuckDBWarehouse(),
+        "tracker": MlflowTracker(),
+        "models": ModelStore(),
     }

@@ -1,0 +1,103 @@
+"""Cleaned, mean-imputed datasets: what every model reads instead of the raw feature table."""
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from eth_assets.as_of import parse_as_of
+from eth_assets.assets.features import address_features, address_universe
+from eth_assets.assets.metadata import markdown_table
+from eth_assets.assets.model_runs import FIT_TABLE, read_table, replace_tables
+from eth_assets.datasets import PASS_THROUGH, cleaning_rules, with_flags
+from eth_assets.ml.cleaning import clean_dataset
+from eth_assets.resources.chain_sources import ChainSource
+from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+from eth_assets.universe import UNIVERSE_TABLE
+
+
+class CleanFeaturesConfig(Config):
+    """The cleaning rules of the CatBoost paper, as settings."""
+
+    max_zero_share: float = Field(
+        0.9, description="Drop a numeric column whose share of zeros is above this."
+    )
+    min_level_count: int = Field(
+        2, description="A token name seen fewer times becomes the level '(other)'."
+    )
+
+
+def features_as_of(context: AssetExecutionContext) -> str:
+    """The cutoff address_features was computed with (its latest materialization)."""
+    event = context.instance.get_latest_materialization_event(AssetKey("address_features"))
+    if event is None or event.asset_materialization is None:
+        raise LookupError("address_features has no materialization: materialize it first")
+    return str(event.asset_materialization.metadata["as_of"].value)
+
+
+@asset(
+    deps=[address_features, address_universe],
+    group_name="datasets",
+    backfill_policy=BackfillPolicy.single_run(),
+    kinds={"duckdb", "polars"},
+    tags=WAREHOUSE_TAG,
+)
+def clean_features(
+    context: AssetExecutionContext,
+    config: CleanFeaturesConfig,
+    chain_source: ChainSource,
+    warehouse: DuckDBWarehouse,
+    models: ModelStore,
+) -> MaterializeResult:
+    """Features with invalid values mean-imputed, mostly-zero columns dropped, one row each."""
+    as_of = features_as_of(context)
+    rules = cleaning_rules(parse_as_of(as_of), config.max_zero_share, config.min_level_count)
+    with warehouse.connect() as con:
+        features = read_table(con, "address_features", "address_features")
+        universe = read_table(con, UNIVERSE_TABLE, "address_universe")
+    dataset = clean_dataset(with_flags(features, universe), rules, keep=PASS_THROUGH)
+    fit = pl.DataFrame(
+        {
+            "as_of": [as_of],
+            "chain_source": [chain_source.describe()],
+            "cleaning": [dataset.cleaning.to_json()],
+            "dagster_run_id": [context.run_id],
+        }
+    )
+    with warehouse.connect() as con:
+        replace_tables(con, {"clean_features": dataset.frame, FIT_TABLE: fit})
+    saved = dataset.cleaning.save(models.folder("clean_features") / "cleaning.json")
+    report = dataset.report
+    dropped = report.filter(pl.col("dropped") != "").select("column", "dropped")
+    imputed = report.filter(pl.col("imputed") > 0).select(
+        "column", "nan", "infinite", "negative", "above_bound", "imputed"
+    )
+    frame = dataset.frame
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "rows_in": dataset.rows_in,
+            "duplicates_removed": dataset.duplicates_removed,
+            "rows_out": frame.height,
+            "as_of": as_of,
+            "numeric_features": len(dataset.cleaning.numeric_features),
+            "categorical_features": MetadataValue.text(
+                ", ".join(dataset.cleaning.categorical_features)
+            ),
+            "labelled_illicit": int(frame["is_labelled_illicit"].sum()),
+            "without_activity": int((~frame["has_activity"]).sum()),
+            "values_imputed": int(report["imputed"].sum()),
+            "imputed_by_column": MetadataValue.md(markdown_table(imputed)),
+            "dropped_columns": MetadataValue.md(markdown_table(dropped)),
+            "column_report": MetadataValue.md(markdown_table(report)),
+            "cleaning": MetadataValue.path(str(saved)),
+        }
+    )

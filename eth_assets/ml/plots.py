@@ -1,0 +1,130 @@
+"""PNG plots of a fixed small size (600 px wide at 100 dpi), drawn with matplotlib's Agg backend."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+WIDTH_INCHES = 6.0
+DPI = 100
+PALETTE = plt.get_cmap("tab10").colors
+
+
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Write `figure` as PNG to `path` atomically and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=DPI, format="png")
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def _scatter_by_group(axis, points: np.ndarray, groups: Sequence[str], title: str) -> None:
+    """Points coloured by group, legend ordered by group size (largest first)."""
+    names, counts = np.unique(np.asarray(groups, dtype=object).astype(str), return_counts=True)
+    order = names[np.argsort(-counts, kind="stable")]
+    values = np.asarray(groups, dtype=object).astype(str)
+    for index, name in enumerate(order):
+        mask = values == name
+        axis.scatter(
+            points[mask, 0],
+            points[mask, 1],
+            s=3,
+            alpha=0.6,
+            color=PALETTE[index % len(PALETTE)],
+            label=f"{name} ({mask.sum():,})",
+            linewidths=0,
+        )
+    axis.set_title(title, fontsize=9)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.legend(fontsize=6, markerscale=3, loc="best", frameon=False)
+
+
+def embedding_plot(
+    points: np.ndarray,
+    panels: Sequence[tuple[str, Sequence[str]]],
+    path: Path,
+    title: str,
+) -> Path:
+    """One scatter panel per (title, group of each point) side by side."""
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(WIDTH_INCHES, WIDTH_INCHES / len(panels) + 0.5), squeeze=False
+    )
+    for axis, (panel_title, groups) in zip(axes[0], panels, strict=True):
+        _scatter_by_group(axis, points, groups, panel_title)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def elbow_plot(
+    ks: Sequence[int],
+    inertia: Sequence[float],
+    silhouette_ks: Sequence[int],
+    silhouette: Sequence[float],
+    chosen_k: int,
+    path: Path,
+) -> Path:
+    """Inertia (left) and silhouette (right) against k, the chosen k marked on both."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(WIDTH_INCHES, 2.8))
+    left.plot(ks, inertia, marker="o", ms=3)
+    left.set_title("K-means inertia", fontsize=9)
+    right.plot(silhouette_ks, silhouette, marker="o", ms=3, color=PALETTE[1])
+    right.set_title("silhouette", fontsize=9)
+    for axis in (left, right):
+        axis.axvline(chosen_k, color="grey", ls="--", lw=1)
+        axis.set_xlabel("k", fontsize=8)
+        axis.tick_params(labelsize=7)
+    figure.suptitle(f"elbow analysis (chosen k = {chosen_k})", fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def silhouette_plot(
+    series: dict[str, tuple[Sequence[int], Sequence[float]]], path: Path, title: str
+) -> Path:
+    """Silhouette against k, one line per (feature set, method)."""
+    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 3.2))
+    for index, (name, (ks, values)) in enumerate(series.items()):
+        axis.plot(ks, values, marker="o", ms=3, label=name, color=PALETTE[index % len(PALETTE)])
+    axis.set_xlabel("k", fontsize=8)
+    axis.set_ylabel("silhouette", fontsize=8)
+    axis.tick_params(labelsize=7)
+    axis.legend(fontsize=6, frameon=False)
+    axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def sizes_plot(names: Sequence[str], sizes: Sequence[int], path: Path, title: str) -> Path:
+    """Horizontal bars of group sizes with their counts."""
+    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 0.35 * len(names) + 1.0))
+    positions = np.arange(len(names))
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
+    axis.barh(positions, sizes, color=colours)
+    axis.set_yticks(positions, labels=list(names), fontsize=7)
+    axis.invert_yaxis()
+    for position, size in zip(positions, sizes, strict=True):
+        axis.text(size, position, f" {size:,}", va="center", fontsize=7)
+    axis.set_title(title, fontsize=10)
+    axis.tick_params(axis="x", labelsize=7)
+    axis.margins(x=0.15)
+    figure.tight_layout()
+    return save_figure(figure, path)

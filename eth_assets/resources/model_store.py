@@ -1,0 +1,31 @@
+"""Where model assets keep their current files: fitted models and plots, one folder per asset.
+
+Every file is written atomically (a temporary name renamed over it), so a reader sees the
+previous complete file or the new one. MLflow keeps each run's copy; this is the current one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from eth_assets.settings import data_dir
+
+
+class ModelStore(ConfigurableResource):
+    """`<data dir>/models/<asset>/` unless `root` says otherwise."""
+
+    root: str = Field(default="", description="Folder of model files; empty: <data dir>/models.")
+
+    def folder(self, asset_name: str) -> Path:
+        """The asset's folder, created if missing."""
+        base = Path(self.root).resolve() if self.root else data_dir() / "models"
+        folder = base / asset_name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def plot_path(self, asset_name: str, plot: str) -> Path:
+        """Where the asset's current PNG plot `plot` lives."""
+        return self.folder(asset_name) / f"{plot}.png"

@@ -1,0 +1,251 @@
+"""The model half of the graph on a small simulated chain: clean_features → elbow_analysis,
+tsne_embedding, investor_profiles, each run tracked in MLflow and shown in the Dagster UI.
+
+The graph is materialized once per module (raw → features → models), then investor_profiles a
+second time, in one Dagster instance; the tests read what those runs left behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+from dagster import AssetKey, DagsterInstance, materialize
+from mlflow.tracking import MlflowClient
+
+from eth_assets.assets.analysis import elbow_analysis, tsne_embedding
+from eth_assets.assets.datasets import clean_features
+from eth_assets.assets.features import address_features, address_universe
+from eth_assets.assets.labels import illicit_labels
+from eth_assets.assets.profiles import investor_profiles
+from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+from eth_assets.ml.cleaning import load_cleaning
+from eth_assets.ml.profiles import load_profile_model
+from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.simulated_source import SimulatedChainSource
+from eth_assets.resources.tracking import MlflowTracker
+from eth_assets.resources.warehouse import DuckDBWarehouse
+
+ASSETS = [
+    raw_transactions,
+    raw_token_transfers,
+    illicit_labels,
+    address_universe,
+    address_features,
+    clean_features,
+    elbow_analysis,
+    tsne_embedding,
+    investor_profiles,
+]
+RANGE = {
+    "dagster/asset_partition_range_start": "2021-01-01",
+    "dagster/asset_partition_range_end": "2021-01-20",
+}
+PNG_INLINE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)")
+
+
+@dataclass
+class Graph:
+    folder: Path
+    instance: DagsterInstance
+    resources: dict[str, object]
+    tracker: MlflowTracker
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    folder = tmp_path_factory.mktemp("graph")
+    tracker = MlflowTracker(
+        tracking_uri=f"sqlite:///{folder / 'mlflow' / 'mlflow.db'}",
+        artifact_root=str(folder / "mlflow" / "artifacts"),
+        ui_url="http://mlflow.example:5000",
+    )
+    resources = {
+        "chain_source": SimulatedChainSource(
+            n_accounts=500, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
+        ),
+        "lake": ParquetLake(root=str(folder / "lake")),
+        "warehouse": DuckDBWarehouse(path=str(folder / "warehouse.duckdb")),
+        "tracker": tracker,
+        "models": ModelStore(root=str(folder / "models")),
+    }
+    instance = DagsterInstance.ephemeral()
+    small = {
+        "tsne_embedding": {"config": {"perplexity": 20.0}},
+        "investor_profiles": {"config": {"k_max": 5}},
+    }
+    first = materialize(
+        ASSETS, resources=resources, instance=instance, tags=RANGE, run_config={"ops": small}
+    )
+    assert first.success
+    second = materialize(
+        [investor_profiles],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"investor_profiles": small["investor_profiles"]}},
+    )
+    assert second.success
+    return Graph(folder, instance, resources, tracker)
+
+
+def _runs(graph: Graph, asset: str) -> list:
+    client = MlflowClient(tracking_uri=graph.tracker.resolved_uri())
+    experiment = client.get_experiment_by_name(f"eth_assets/{asset}")
+    assert experiment is not None, f"no MLflow experiment for {asset}"
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def test_two_materializations_give_two_finished_runs_with_the_same_metrics(graph: Graph) -> None:
+    runs = _runs(graph, "investor_profiles")
+    assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
+    first, second = (set(r.data.metrics) for r in runs)
+    assert first == second
+    assert {"silhouette", "silhouette_with_inactive", "k"} <= first
+    assert any(key.startswith("silhouette_app_kmeans_k") for key in first)
+    for run in runs:
+        tags = run.data.tags
+        assert tags["dagster.asset_key"] == "investor_profiles"
+        assert tags["as_of"] == "2021-01-21T00:00:00+00:00"
+        assert tags["chain_source"].startswith("simulated")
+        assert tags["git_commit"]
+        assert run.data.params["use_feature_set"] == "behaviour"
+    assert runs[0].data.tags["dagster.run_id"] != runs[1].data.tags["dagster.run_id"]
+    artifacts = {
+        a.path
+        for a in MlflowClient(graph.tracker.resolved_uri()).list_artifacts(
+            runs[1].info.run_id, "plots"
+        )
+    }
+    assert {"plots/silhouette.png", "plots/sizes.png", "plots/profiles_2d.png"} <= artifacts
+
+
+def test_every_model_asset_has_its_own_experiment(graph: Graph) -> None:
+    for asset in ("elbow_analysis", "tsne_embedding"):
+        runs = _runs(graph, asset)
+        assert [r.info.status for r in runs] == ["FINISHED"]
+
+
+def _latest_metadata(graph: Graph, asset: str) -> dict:
+    event = graph.instance.get_latest_materialization_event(AssetKey(asset))
+    assert event is not None and event.asset_materialization is not None
+    return event.asset_materialization.metadata
+
+
+@pytest.mark.parametrize(
+    ("asset", "plot"), [("tsne_embedding", "plot_tsne"), ("investor_profiles", "plot_sizes")]
+)
+def test_latest_materialization_shows_a_png_and_links_its_run(
+    graph: Graph, asset: str, plot: str
+) -> None:
+    metadata = _latest_metadata(graph, asset)
+    match = PNG_INLINE.search(metadata[plot].value)
+    assert match, f"{plot} of {asset} holds no inline PNG"
+    assert base64.b64decode(match.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Path(metadata[f"{plot}_path"].value).is_file()
+    run_id = metadata["mlflow_run_id"].value
+    assert metadata["mlflow_run"].value.startswith("http://mlflow.example:5000/#/experiments/")
+    assert metadata["mlflow_run"].value.endswith(f"/runs/{run_id}")
+
+
+def test_headline_metrics_are_floats_for_the_plots_tab(graph: Graph) -> None:
+    metadata = _latest_metadata(graph, "investor_profiles")
+    for key in ("silhouette", "silhouette_with_inactive", "k"):
+        assert isinstance(metadata[key].value, float)
+
+
+def test_tables_cleaning_and_saved_model_agree(graph: Graph) -> None:
+    con = duckdb.connect(str(graph.folder / "warehouse.duckdb"), read_only=True)
+    try:
+        columns = [r[0] for r in con.execute("DESCRIBE clean_features").fetchall()]
+        accounts = con.execute("SELECT count(*) FROM address_features").fetchall()[0][0]
+        cleaned = con.execute("SELECT count(*) FROM clean_features").fetchall()[0][0]
+        assigned = con.sql("SELECT * FROM investor_profile_assignments ORDER BY address").pl()
+        features = con.sql(
+            "SELECT f.*, c.has_activity FROM address_features f "
+            "JOIN clean_features c USING (address) ORDER BY address"
+        ).pl()
+        sizes = con.execute("SELECT sum(addresses) FROM investor_profiles").fetchall()[0][0]
+    finally:
+        con.close()
+    cleaning = load_cleaning(graph.folder / "models" / "clean_features" / "cleaning.json")
+    assert columns[:3] == ["address", "is_labelled_illicit", "has_activity"]
+    assert columns[3:] == list(cleaning.features)
+    assert cleaned == accounts == 500 and sizes == 500
+    model = load_profile_model(graph.folder / "models" / "investor_profiles" / "model.pkl")
+    inputs = cleaning.impute(features, model.source_columns)
+    again = model.assign(inputs, features["has_activity"].to_numpy())
+    assert again["profile_id"].to_list() == assigned["profile_id"].to_list()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_mlflow_server_lists_both_runs_for_comparison(graph: Graph) -> None:
+    """The real MLflow server on this store answers the search its compare page makes."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            graph.tracker.resolved_uri(),
+            "--default-artifact-root",
+            str(graph.folder / "mlflow" / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{base}/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                error = server.stderr.read().decode() if server.stderr else ""
+                pytest.fail(f"mlflow server did not start on port {port}: {error[-2000:]}")
+            time.sleep(0.5)
+        experiment = requests.get(
+            f"{base}/api/2.0/mlflow/experiments/get-by-name",
+            params={"experiment_name": "eth_assets/investor_profiles"},
+            timeout=10,
+        ).json()["experiment"]
+        found = requests.post(
+            f"{base}/api/2.0/mlflow/runs/search",
+            json={"experiment_ids": [experiment["experiment_id"]], "max_results": 10},
+            timeout=10,
+        ).json()["runs"]
+        assert len(found) == 2
+        assert {r["info"]["status"] for r in found} == {"FINISHED"}
+        keys = [{m["key"] for m in r["data"]["metrics"]} for r in found]
+        assert keys[0] == keys[1] and "silhouette" in keys[0]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
