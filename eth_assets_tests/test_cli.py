@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from eth_assets_tests.raw_fixtures import write_bigquery_schema_folder
+from eth_assets_tests.fixtures import write_bigquery_schema_folder
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> None:

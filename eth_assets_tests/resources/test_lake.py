@@ -20,7 +20,7 @@ from eth_assets.resources.lake import (
 )
 from eth_assets.resources.warehouse import DuckDBWarehouse
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets_tests.raw_fixtures import HUGE_TOKEN_VALUE, write_bigquery_schema_folder
+from eth_assets_tests.fixtures import HUGE_TOKEN_VALUE, write_bigquery_schema_folder
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 END = datetime(2020, 1, 4, tzinfo=UTC)

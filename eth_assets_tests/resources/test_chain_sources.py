@@ -13,7 +13,7 @@ import pytest
 from eth_assets.duckdb_utils import connect
 from eth_assets.resources.chain_sources import ParquetChainSource, SourceDataError
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets_tests.raw_fixtures import ALICE, BOB, TOKEN, write_bigquery_schema_folder
+from eth_assets_tests.fixtures import ALICE, BOB, TOKEN, write_bigquery_schema_folder
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 END = datetime(2020, 2, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from dagster import DagsterInstance, materialize
 from eth_assets.addresses import address_problem
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.label_files import read_label_files
-from eth_assets.resources.lake import ParquetLake, replace_window, table_files
+from eth_assets.resources.lake import replace_window, table_files
 from eth_assets.resources.simulated_source import SimulatedChainSource
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS, RawTable
 from eth_assets.sim import (
@@ -284,11 +284,10 @@ def test_invalid_config_is_rejected_with_reasons() -> None:
         generate_day(SMALL, SMALL.days)
 
 
-def test_raw_assets_materialize_from_the_simulated_source(tmp_path: Path) -> None:
-    resources = {
-        "chain_source": SimulatedChainSource(n_accounts=400, days=5, work_dir=str(tmp_path / "w")),
-        "lake": ParquetLake(root=str(tmp_path / "lake")),
-    }
+def test_raw_assets_materialize_from_the_simulated_source(tmp_path: Path, make_resources) -> None:
+    resources = make_resources(
+        source=SimulatedChainSource(n_accounts=400, days=5, work_dir=str(tmp_path / "w"))
+    )
     result = materialize(
         [raw_transactions, raw_token_transfers],
         partition_key="2021-01-02",

@@ -25,7 +25,7 @@ from eth_assets.resources.compaction import (
 )
 from eth_assets.resources.lake import ParquetLake, table_relation_sql
 from eth_assets.schemas import TRANSACTIONS
-from eth_assets_tests.raw_fixtures import write_bigquery_schema_folder
+from eth_assets_tests.fixtures import write_bigquery_schema_folder
 
 DAYS = [date(2019, 12, 30), date(2019, 12, 31)] + [date(2020, 1, d) for d in (1, 2, 3, 4)]
 DAYS += [date(2020, 3, 5), date(2020, 3, 6)]
@@ -237,7 +237,9 @@ def test_the_lake_resource_compacts_what_it_writes(tmp_path: Path) -> None:
     assert duckdb.sql(f"SELECT count(*) FROM ({relation})").fetchall() == [(4,)]
 
 
-def test_the_compact_lake_job_compacts_a_lake_written_without_compaction(tmp_path: Path) -> None:
+def test_the_compact_lake_job_compacts_a_lake_written_without_compaction(
+    tmp_path: Path, resources: dict[str, object]
+) -> None:
     from eth_assets.maintenance import compact_lake_job
 
     source = ParquetChainSource(folder=str(write_bigquery_schema_folder(tmp_path / "src")))
@@ -248,8 +250,7 @@ def test_the_compact_lake_job_compacts_a_lake_written_without_compaction(tmp_pat
     before = duckdb.sql(f"SELECT * FROM ({table_relation_sql(tmp_path / 'lake', TRANSACTIONS)})")
     assert len(read_plan(tmp_path / "lake" / "transactions").day_files) == 3
 
-    lake = ParquetLake(root=str(tmp_path / "lake"))
-    result = compact_lake_job.execute_in_process(resources={"lake": lake})
+    result = compact_lake_job.execute_in_process(resources=resources)
     assert result.success
     plan = read_plan(tmp_path / "lake" / "transactions")
     assert (len(plan.compact_files), plan.day_files) == (1, [])
@@ -263,16 +264,18 @@ def test_the_compact_lake_job_compacts_a_lake_written_without_compaction(tmp_pat
     assert observed["raw_transactions"]["read_day_files"].value == 0
     assert observed["raw_token_transfers"]["compacted_periods"].value == "none"
     # Run again: nothing new to write.
-    again = compact_lake_job.execute_in_process(resources={"lake": lake})
+    again = compact_lake_job.execute_in_process(resources=resources)
     metadata = again.get_asset_observation_events()[0].event_specific_data.asset_observation
     assert metadata.metadata["compacted_periods"].value == "none"
 
 
-def test_the_compact_lake_job_names_an_unknown_table(tmp_path: Path) -> None:
+def test_the_compact_lake_job_names_an_unknown_table(
+    tmp_path: Path, resources: dict[str, object]
+) -> None:
     from eth_assets.maintenance import compact_lake_job
 
     result = compact_lake_job.execute_in_process(
-        resources={"lake": ParquetLake(root=str(tmp_path / "lake"))},
+        resources=resources,
         run_config={"ops": {"compact_lake_tables": {"config": {"tables": ["blocks"]}}}},
         raise_on_error=False,
     )

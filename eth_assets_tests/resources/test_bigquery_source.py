@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,60 +22,14 @@ from eth_assets.resources.bigquery_source import (
 )
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets_tests.raw_fixtures import ALICE, BOB, HUGE_TOKEN_VALUE, TOKEN
-
-
-class FakeJob:
-    """Stands in for a QueryJob: returns an Arrow table or raises, like `job.to_arrow()`."""
-
-    def __init__(self, outcome: pa.Table | Exception) -> None:
-        self.outcome = outcome
-        self.job_id = "job-1"
-        self.total_bytes_billed = 10 * 2**20
-
-    def to_arrow(self) -> pa.Table:
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
-
-
-class FakeClient:
-    """Records every query with its job config and plays back scripted outcomes, in order or,
-    given a mapping, by the table the SQL reads."""
-
-    def __init__(
-        self, outcomes: list[pa.Table | Exception] | dict[str, list[pa.Table | Exception]]
-    ) -> None:
-        self.outcomes = outcomes
-        self.calls: list[tuple[str, object]] = []
-
-    def query(self, sql: str, job_config: object = None) -> FakeJob:
-        self.calls.append((sql, job_config))
-        if isinstance(self.outcomes, dict):
-            table = "token_transfers" if ".token_transfers`" in sql else "transactions"
-            return FakeJob(self.outcomes[table].pop(0))
-        return FakeJob(self.outcomes.pop(0))
-
-
-# Dagster rebuilds resources from their config at run time, so the fake client is looked up by
-# a config field rather than held on the instance.
-FAKE_CLIENTS: dict[str, FakeClient] = {}
-
-
-class FakeBigQuery(BigQueryResource):
-    """A BigQueryResource whose client is a FakeClient (Dagster rejects plain mocks)."""
-
-    fake_client_key: str
-
-    @classmethod
-    def around(cls, client: FakeClient) -> FakeBigQuery:
-        key = str(id(client))
-        FAKE_CLIENTS[key] = client
-        return cls(project="test-project", fake_client_key=key)
-
-    @contextmanager
-    def get_client(self) -> Iterator[FakeClient]:  # type: ignore[override]
-        yield FAKE_CLIENTS[self.fake_client_key]
+from eth_assets_tests.fixtures import (
+    ALICE,
+    BOB,
+    HUGE_TOKEN_VALUE,
+    TOKEN,
+    FakeBigQuery,
+    FakeClient,
+)
 
 
 def bigquery_transactions() -> pa.Table:
@@ -198,15 +150,15 @@ def test_permanent_error_fails_at_once_with_a_clear_message() -> None:
     assert len(client.calls) == 1
 
 
-def test_results_are_written_like_any_other_source(tmp_path: Path) -> None:
+def test_results_are_written_like_any_other_source(make_resources) -> None:
     client = FakeClient(
         {"transactions": [bigquery_transactions()], "token_transfers": [bigquery_token_transfers()]}
     )
-    source = _source(client)
-    lake = ParquetLake(root=str(tmp_path / "lake"))
+    resources = make_resources(source=_source(client))
+    lake = resources["lake"]
     result = materialize(
         [raw_transactions, raw_token_transfers],
-        resources={"chain_source": source, "lake": lake},
+        resources=resources,
         instance=DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": "2021-03-01",

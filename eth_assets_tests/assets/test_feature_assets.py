@@ -13,21 +13,9 @@ from eth_assets.as_of import default_as_of, parse_as_of
 from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
-from eth_assets.resources.chain_sources import ParquetChainSource
-from eth_assets.resources.lake import ParquetLake
-from eth_assets.resources.warehouse import DuckDBWarehouse
-from eth_assets_tests.raw_fixtures import ALICE, BOB, CONTRACT, write_bigquery_schema_folder
+from eth_assets_tests.fixtures import ALICE, BOB, CONTRACT
 
 ASSETS = [raw_transactions, raw_token_transfers, illicit_labels, address_universe, address_features]
-
-
-def _resources(tmp_path: Path) -> dict[str, object]:
-    source = write_bigquery_schema_folder(tmp_path / "source")
-    return {
-        "chain_source": ParquetChainSource(folder=str(source)),
-        "lake": ParquetLake(root=str(tmp_path / "lake")),
-        "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
-    }
 
 
 def _labels_file(tmp_path: Path) -> str:
@@ -36,10 +24,10 @@ def _labels_file(tmp_path: Path) -> str:
     return str(path)
 
 
-def _run(tmp_path: Path, universe: dict, features: dict):
+def _run(tmp_path: Path, resources: dict[str, object], universe: dict, features: dict):
     return materialize(
         ASSETS,
-        resources=_resources(tmp_path),
+        resources=resources,
         instance=DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": "2020-01-01",
@@ -55,8 +43,8 @@ def _run(tmp_path: Path, universe: dict, features: dict):
     )
 
 
-def test_sampled_universe_and_default_as_of(tmp_path: Path) -> None:
-    result = _run(tmp_path, {"sample_size": 10, "min_transactions": 1}, {})
+def test_sampled_universe_and_default_as_of(tmp_path: Path, resources: dict[str, object]) -> None:
+    result = _run(tmp_path, resources, {"sample_size": 10, "min_transactions": 1}, {})
     assert result.success
     meta = result.asset_materializations_for_node("address_features")[0].metadata
     assert meta["as_of"].value == "2020-01-04T00:00:00+00:00"  # end of the last partition
@@ -73,11 +61,12 @@ def test_sampled_universe_and_default_as_of(tmp_path: Path) -> None:
     assert sent == [(ALICE, 2), (BOB, 2), (CONTRACT, 0)]
 
 
-def test_explicit_address_file_and_as_of(tmp_path: Path) -> None:
+def test_explicit_address_file_and_as_of(tmp_path: Path, resources: dict[str, object]) -> None:
     accounts = tmp_path / "accounts.csv"
     accounts.write_text(f"address,keep\n{ALICE.upper().replace('0X', '0x')},true\n{BOB},false\n")
     result = _run(
         tmp_path,
+        resources,
         {"address_file": str(accounts), "flag_column": "keep"},
         {"as_of": "2020-01-02"},
     )
@@ -88,21 +77,21 @@ def test_explicit_address_file_and_as_of(tmp_path: Path) -> None:
 
 
 def test_address_file_setting_is_read_at_run_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, resources: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     accounts = tmp_path / "accounts.csv"
     accounts.write_text(f"address\n{ALICE}\n")
     monkeypatch.setenv("ETH_ASSETS_ADDRESS_FILE", str(accounts))
-    assert _run(tmp_path, {}, {"as_of": "2020-01-02"}).success
+    assert _run(tmp_path, resources, {}, {"as_of": "2020-01-02"}).success
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT address FROM address_universe").fetchall() == [(ALICE,)]
 
 
-def test_bad_address_file_names_the_bad_value(tmp_path: Path) -> None:
+def test_bad_address_file_names_the_bad_value(tmp_path: Path, resources: dict[str, object]) -> None:
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("address\n0x12345\n")
     with pytest.raises(Exception, match="0x12345"):
-        _run(tmp_path, {"address_file": str(accounts)}, {})
+        _run(tmp_path, resources, {"address_file": str(accounts)}, {})
 
 
 def test_as_of_parsing() -> None:
@@ -113,12 +102,14 @@ def test_as_of_parsing() -> None:
         default_as_of(set())
 
 
-def test_features_before_the_universe_fail_naming_it(tmp_path: Path) -> None:
+def test_features_before_the_universe_fail_naming_it(
+    tmp_path: Path, resources: dict[str, object]
+) -> None:
     """address_features alone on a fresh warehouse: a clear error, not a Python object picked up
     by DuckDB's replacement scan, and no address_features table."""
     result = materialize(
         [address_features],
-        resources=_resources(tmp_path),
+        resources=resources,
         instance=DagsterInstance.ephemeral(),
         run_config={"ops": {"address_features": {"config": {"as_of": "2020-01-05"}}}},
         raise_on_error=False,

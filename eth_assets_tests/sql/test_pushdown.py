@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -14,15 +13,20 @@ import sqlglot
 from dagster import DagsterInstance, materialize
 
 from eth_assets.assets.features import address_features
+from eth_assets.duckdb_utils import connect
 from eth_assets.farrugia import register_sample_views
 from eth_assets.features import FEATURE_COLUMNS, feature_sql
 from eth_assets.pushdown import features_bigquery_sql, round_trip_to_duckdb
 from eth_assets.resources.bigquery_source import BigQueryChainSource
-from eth_assets.resources.lake import ParquetLake
-from eth_assets.resources.warehouse import DuckDBWarehouse
-from eth_assets_tests.raw_fixtures import ALICE, BOB
-from eth_assets_tests.test_address_features import AS_OF, HELD_CASES, held_cases_connection
-from eth_assets_tests.test_bigquery_source import FakeBigQuery, FakeClient
+from eth_assets_tests.fixtures import (
+    ALICE,
+    BOB,
+    HELD_CASES,
+    HISTORY_AS_OF,
+    FakeBigQuery,
+    FakeClient,
+    held_cases_connection,
+)
 
 DATASET = "bigquery-public-data.crypto_ethereum"
 # Functions the transpiled query may call: each is documented BigQuery standard SQL.
@@ -48,8 +52,7 @@ def test_pushed_down_sql_is_bigquery_sql() -> None:
 
 
 def test_round_trip_gives_the_same_features_on_the_real_sample(shared_data: Path) -> None:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect()
     register_sample_views(con, shared_data / "raw_txns")
     params = {"as_of": datetime(2019, 4, 25, tzinfo=UTC)}
     local = con.sql(feature_sql(), params=params).df().sort_values("address").reset_index(drop=True)
@@ -76,26 +79,23 @@ def test_round_trip_gives_the_same_features_on_the_real_sample(shared_data: Path
             ), column
 
 
-def test_engine_bigquery_runs_the_transpiled_sql(tmp_path: Path) -> None:
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+def test_engine_bigquery_runs_the_transpiled_sql(make_resources) -> None:
+    result_rows = pa.table({"address": [ALICE, BOB], "sent_tnx": pa.array([3, 0], pa.int64())})
+    client = FakeClient([result_rows])
+    source = BigQueryChainSource(
+        bigquery=FakeBigQuery.around(client), maximum_bytes_billed=10**9, retry_delay_seconds=0
+    )
+    resources = make_resources(source=source)
+    warehouse = resources["warehouse"]
     with warehouse.connect() as con:
         con.execute(
             "CREATE TABLE address_universe AS SELECT * FROM (VALUES "
             f"('{ALICE}', 'address_file', false), ('{BOB}', 'address_file', true)) "
             "AS t(address, inclusion_reason, is_labelled_illicit)"
         )
-    result_rows = pa.table({"address": [ALICE, BOB], "sent_tnx": pa.array([3, 0], pa.int64())})
-    client = FakeClient([result_rows])
-    source = BigQueryChainSource(
-        bigquery=FakeBigQuery.around(client), maximum_bytes_billed=10**9, retry_delay_seconds=0
-    )
     result = materialize(
         [address_features],
-        resources={
-            "chain_source": source,
-            "lake": ParquetLake(root=str(tmp_path / "lake")),
-            "warehouse": warehouse,
-        },
+        resources=resources,
         instance=DagsterInstance.ephemeral(),
         run_config={
             "ops": {"address_features": {"config": {"as_of": "2019-04-25", "engine": "bigquery"}}}
@@ -115,20 +115,15 @@ def test_engine_bigquery_runs_the_transpiled_sql(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("configured, setting", [("bigquery", ""), ("", "bigquery")])
 def test_engine_bigquery_needs_the_bigquery_source(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str, setting: str
+    resources: dict[str, object], monkeypatch: pytest.MonkeyPatch, configured: str, setting: str
 ) -> None:
-    """The engine comes from the asset config, else from $ETH_ASSETS_FEATURE_ENGINE at run time."""
-    from eth_assets.resources.chain_sources import ParquetChainSource
-
+    """The engine comes from the asset config, else from $ETH_ASSETS_FEATURE_ENGINE at run time;
+    the default resources read a Parquet folder."""
     monkeypatch.setenv("ETH_ASSETS_FEATURE_ENGINE", setting)
     with pytest.raises(Exception, match="needs ETH_ASSETS_SOURCE=bigquery"):
         materialize(
             [address_features],
-            resources={
-                "chain_source": ParquetChainSource(folder=str(tmp_path)),
-                "lake": ParquetLake(root=str(tmp_path / "lake")),
-                "warehouse": DuckDBWarehouse(path=str(tmp_path / "w.duckdb")),
-            },
+            resources=resources,
             instance=DagsterInstance.ephemeral(),
             run_config={
                 "ops": {
@@ -142,6 +137,6 @@ def test_round_trip_decides_held_tokens_exactly() -> None:
     """The push-down keeps uint256 balances exact (BIGNUMERIC parts) as the local query does."""
     con, holders = held_cases_connection()
     sql = round_trip_to_duckdb(feature_sql())
-    rows = con.sql(sql, params={"as_of": AS_OF}).fetchall()
+    rows = con.sql(sql, params={"as_of": HISTORY_AS_OF}).fetchall()
     held = {row[0]: row[FEATURE_COLUMNS.index("unique_tokens_held") + 1] for row in rows}
     assert [held[h] for h in holders] == [int(positive) for _, positive in HELD_CASES]

@@ -11,8 +11,6 @@ from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.resources.chain_sources import SHARED_LABEL_FILES, ParquetChainSource
-from eth_assets.resources.lake import ParquetLake
-from eth_assets.resources.warehouse import DuckDBWarehouse
 
 RANGE_TAGS = {
     "dagster/asset_partition_range_start": "2015-09-10",
@@ -25,13 +23,9 @@ def _run_metadata(result, node: str) -> dict[str, object]:
     return {k: v.value for k, v in event.metadata.items()}
 
 
-def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, tmp_path: Path) -> None:
-    lake = ParquetLake(root=str(tmp_path / "lake"))
-    resources = {
-        "chain_source": ParquetChainSource(folder=str(shared_data / "raw_txns")),
-        "lake": lake,
-        "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
-    }
+def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, make_resources) -> None:
+    resources = make_resources(source=ParquetChainSource(folder=str(shared_data / "raw_txns")))
+    lake = resources["lake"]
     label_files = [str(shared_data / "labels" / name) for name in SHARED_LABEL_FILES]
     run_config = {"ops": {"illicit_labels": {"config": {"files": label_files}}}}
     instance = DagsterInstance.ephemeral()

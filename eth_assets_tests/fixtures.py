@@ -1,0 +1,327 @@
+"""Shared test data and fakes: every test module takes them from here, never from another test.
+
+- Raw tables in the BigQuery schema (four transactions, two token transfers), as Arrow or as a
+  Parquet folder laid out like ../shared/data/raw_txns, for source, lake and graph tests.
+- A BigQuery client fake, recording queries and playing back scripted results.
+- The hand-built history of the feature tests (six universe addresses whose every feature is
+  worked out by hand), the exact-uint256 balance cases, and a small real-sample-shaped folder.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster_gcp import BigQueryResource
+
+from eth_assets.duckdb_utils import connect
+from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+
+ALICE = "0x" + "a1" * 20
+BOB = "0x" + "b2" * 20
+CONTRACT = "0x" + "c3" * 20
+TOKEN = "0x" + "d4" * 20
+
+# A uint256-sized amount (2**255 + 1): far beyond DECIMAL(38,0) and 2**128.
+HUGE_TOKEN_VALUE = str(2**255 + 1)
+
+
+def ts(day: int, hour: int = 12) -> datetime:
+    """A UTC block time on 2020-01-<day>."""
+    return datetime(2020, 1, day, hour, tzinfo=UTC)
+
+
+def transactions_table() -> pa.Table:
+    """Four transactions over three days: transfer, contract creation, failed call, reply."""
+    rows = [
+        # hash, from, to, value wei, status, contract, ts
+        ("0x01", ALICE, BOB, Decimal(10**18), 1, None, ts(1)),
+        ("0x02", ALICE, None, Decimal(0), 1, CONTRACT, ts(1, 13)),
+        ("0x03", BOB, CONTRACT, Decimal(5 * 10**17), 0, None, ts(2)),
+        ("0x04", BOB, ALICE, Decimal(2 * 10**17), None, None, ts(3)),
+    ]
+    return pa.table(
+        {
+            "hash": [r[0] for r in rows],
+            "nonce": pa.array([0, 1, 0, 1], pa.int64()),
+            "transaction_index": pa.array([0, 1, 0, 0], pa.int64()),
+            "from_address": [r[1] for r in rows],
+            "to_address": [r[2] for r in rows],
+            "value": pa.array([r[3] for r in rows], pa.decimal128(38, 0)),
+            "gas": pa.array([21000] * 4, pa.int64()),
+            "gas_price": pa.array([10**9] * 4, pa.int64()),
+            "input": ["0x", "0x6080", "0xa9059cbb", "0x"],
+            "receipt_gas_used": pa.array([21000] * 4, pa.int64()),
+            "receipt_contract_address": [r[5] for r in rows],
+            "receipt_status": pa.array([r[4] for r in rows], pa.int64()),
+            "block_timestamp": pa.array([r[6] for r in rows], pa.timestamp("us", tz="UTC")),
+            "block_number": pa.array([100, 101, 200, 300], pa.int64()),
+            "block_hash": ["0xb1", "0xb1", "0xb2", "0xb3"],
+        }
+    )
+
+
+def token_transfers_table() -> pa.Table:
+    """Two token transfers, one of a uint256-sized scam amount."""
+    return pa.table(
+        {
+            "token_address": [TOKEN, TOKEN],
+            "from_address": [ALICE, CONTRACT],
+            "to_address": [BOB, ALICE],
+            "value": ["1500000", HUGE_TOKEN_VALUE],
+            "transaction_hash": ["0x05", "0x06"],
+            "block_number": pa.array([100, 300], pa.int64()),
+            "block_hash": ["0xb1", "0xb3"],
+            "block_timestamp": pa.array([ts(1), ts(3)], pa.timestamp("us", tz="UTC")),
+            "token_name": ["Tether", "Tether"],
+            "token_symbol": ["USDT", "USDT"],
+            "token_decimals": ["6", "6"],
+        }
+    )
+
+
+def write_bigquery_schema_folder(folder: Path) -> Path:
+    """A folder laid out like ../shared/data/raw_txns, with the tables above."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(transactions_table(), folder / "transactions.parquet")
+    pq.write_table(token_transfers_table(), folder / "token_transfers.parquet")
+    return folder
+
+
+# The BigQuery client, faked at its query() boundary.
+
+
+class FakeJob:
+    """Stands in for a QueryJob: returns an Arrow table or raises, like `job.to_arrow()`."""
+
+    def __init__(self, outcome: pa.Table | Exception) -> None:
+        self.outcome = outcome
+        self.job_id = "job-1"
+        self.total_bytes_billed = 10 * 2**20
+
+    def to_arrow(self) -> pa.Table:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+class FakeClient:
+    """Records every query with its job config and plays back scripted outcomes, in order or,
+    given a mapping, by the table the SQL reads."""
+
+    def __init__(
+        self, outcomes: list[pa.Table | Exception] | dict[str, list[pa.Table | Exception]]
+    ) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple[str, object]] = []
+
+    def query(self, sql: str, job_config: object = None) -> FakeJob:
+        self.calls.append((sql, job_config))
+        if isinstance(self.outcomes, dict):
+            table = "token_transfers" if ".token_transfers`" in sql else "transactions"
+            return FakeJob(self.outcomes[table].pop(0))
+        return FakeJob(self.outcomes.pop(0))
+
+
+# Dagster rebuilds resources from their config at run time, so the fake client is looked up by
+# a config field rather than held on the instance.
+FAKE_CLIENTS: dict[str, FakeClient] = {}
+
+
+class FakeBigQuery(BigQueryResource):
+    """A BigQueryResource whose client is a FakeClient (Dagster rejects plain mocks)."""
+
+    fake_client_key: str
+
+    @classmethod
+    def around(cls, client: FakeClient) -> FakeBigQuery:
+        key = str(id(client))
+        FAKE_CLIENTS[key] = client
+        return cls(project="test-project", fake_client_key=key)
+
+    @contextmanager
+    def get_client(self) -> Iterator[FakeClient]:  # type: ignore[override]
+        yield FAKE_CLIENTS[self.fake_client_key]
+
+
+# The hand-built history of the feature tests: minutes after T0, amounts in wei or raw token units.
+
+T0 = datetime(2021, 1, 1, tzinfo=UTC)
+HISTORY_AS_OF = datetime(2021, 1, 10, tzinfo=UTC)
+ETH = 10**18
+GWEI = 10**9
+
+
+def repeated_address(tag: str) -> str:
+    """A lower-case 0x + 40 hex address made of one repeated byte."""
+    return "0x" + tag * 20
+
+
+A, B, C, D, E, F = (repeated_address(t) for t in ("aa", "bb", "cc", "dd", "ee", "ff"))
+# Outside the universe:
+X, Y, MINTER = repeated_address("01"), repeated_address("02"), repeated_address("03")
+TOK6, TOK18, SCAM, UNK, PREC = (repeated_address(t) for t in ("16", "18", "5c", "0f", "9e"))
+UNIVERSE = [A, B, C, D, E, F]
+
+HUGE = 2**255  # a scam token amount: 77 digits, beyond DECIMAL(38, 0) and HUGEINT
+S = 2**255 / 1e18  # its amount in token units as a DOUBLE
+V1, V2 = 123456789012345678901, 987654321098765432109  # where DOUBLE sums are not exact
+
+
+def at(minute: float) -> datetime:
+    """Block time `minute` minutes after T0."""
+    return T0 + timedelta(minutes=minute)
+
+
+def tx(
+    name: str,
+    minute: float,
+    sender: str,
+    to: str | None,
+    wei: int,
+    *,
+    gas_used: int = 21000,
+    price: int = 10 * GWEI,
+    effective: int | None = None,
+    status: int | None = 1,
+    created: str | None = None,
+) -> tuple:
+    """One row of `transactions` in schema column order."""
+    return (
+        name, 0, 0, sender, to, Decimal(wei), 100_000, price, gas_used, created, status,
+        effective, at(minute), int(minute), "0xblock",
+    )  # fmt: skip
+
+
+def transfer(
+    name: str, minute: float, token: str, sender: str, to: str, value: int, symbol: str,
+    token_name: str, decimals: int | None,
+) -> tuple:  # fmt: skip
+    """One row of `token_transfers` in schema column order."""
+    return (
+        token, sender, to, str(value), name, None, at(minute), int(minute), "0xblock",
+        token_name, symbol, decimals,
+    )  # fmt: skip
+
+
+AFTER = (HISTORY_AS_OF - T0).total_seconds() / 60  # the cutoff, in minutes after T0
+
+TRANSACTIONS_ROWS = [
+    tx("0xt1", 0, A, B, 3 * ETH // 2),
+    tx("0xt2", 60, B, A, ETH // 4),
+    tx("0xt3", 120, A, None, 2 * ETH, gas_used=100_000, created=C),  # A creates contract C
+    # failed call: costs gas at the effective price, moves no ether
+    tx(
+        "0xt4", 180, A, C, ETH // 2, gas_used=30_000, price=20 * GWEI, effective=30 * GWEI, status=0
+    ),
+    tx("0xt5", 240, A, A, ETH // 10, status=None),  # self-transfer before Byzantium
+    tx("0xt6", 300, B, D, 3 * ETH),
+    tx("0xt12", 100, X, Y, 9 * ETH),  # between outsiders
+    tx("0xt7", 420, A, C, ETH, gas_used=50_000),  # a call that runs code
+    tx("0xt8", 600, X, A, 4 * ETH),
+    tx("0xt10", 720, B, C, ETH // 5, gas_used=40_000),
+    tx("0xt13", 800, X, D, ETH),
+    tx("0xt9", AFTER, X, E, ETH),  # at the cutoff: excluded
+    tx("0xt11", AFTER + 60, A, B, 7 * ETH),  # after the cutoff
+]
+
+TOKEN_ROWS = [
+    transfer("0xk1", 30, TOK6, X, A, 2_500_000, "USDC", "USD Coin", 6),
+    transfer("0xk2", 90, TOK6, A, B, 1_000_000, "USDC", "USD Coin", 6),
+    transfer("0xk3", 150, TOK18, X, A, 5 * ETH, "DAI", "Dai", 18),
+    transfer("0xk4", 210, TOK18, A, C, 2 * ETH, "DAI", "Dai", 18),  # to a contract
+    transfer("0xk6", 400, SCAM, MINTER, A, HUGE, "SCAM", "ScamToken", 18),
+    transfer("0xk7", 450, TOK18, A, B, 3 * ETH, "DAI", "Dai", 18),
+    transfer("0xk7", 450, TOK6, A, B, 500_000, "USDC", "USD Coin", 6),  # same transaction
+    transfer("0xk11", 550, TOK6, A, A, 100_000, "USDC", "USD Coin", 6),  # self-transfer
+    transfer("0xk9", 500, UNK, X, D, 123, "ZZ", "Zeta", None),  # decimals unknown
+    transfer("0xk12", 510, TOK18, X, D, ETH, "DAI", "Dai", 18),
+    transfer("0xp1", 20, PREC, X, F, V1 + V2, "PRC", "Precise", 18),
+    transfer("0xp2", 40, PREC, F, X, V1, "PRC", "Precise", 18),
+    transfer("0xp3", 50, PREC, F, X, V2, "PRC", "Precise", 18),
+    transfer("0xs1", 60, SCAM, X, F, HUGE, "SCAM", "ScamToken", 18),
+    transfer("0xs2", 100, SCAM, F, X, HUGE, "SCAM", "ScamToken", 18),
+    transfer("0xk10", AFTER + 1, TOK6, X, A, 9_000_000, "USDC", "USD Coin", 6),  # too late
+]
+
+
+def create_table(con: duckdb.DuckDBPyConnection, name: str, columns, rows: list[tuple]) -> None:
+    """A table with the schema's columns and types, filled with `rows`."""
+    con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns)})").fetchall()
+    if rows:
+        marks = ", ".join("?" for _ in columns)
+        con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+
+
+def history_connection(
+    transactions: list[tuple], token_transfers: list[tuple], universe: list[str]
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection holding the feature query's three inputs as tables."""
+    con = connect()
+    create_table(con, "transactions", TRANSACTIONS.columns, transactions)
+    create_table(con, "token_transfers", TOKEN_TRANSFERS.columns, token_transfers)
+    create_table(con, "universe", [("address", "VARCHAR")], [(a,) for a in universe])
+    return con
+
+
+# Raw token amounts of one (holder, token) each: received (+) and sent (−) values, as uint256
+# digit strings. Several cancel exactly in 256-bit integers but not in DOUBLE, or carry across
+# the 26-digit parts the query sums them in.
+MAX_UINT = 2**256 - 1
+HELD_CASES = [
+    ([HUGE, -(HUGE - 1)], True),  # 1 unit left; DOUBLE says 2^255 − 2^255 = 0
+    ([HUGE, -HUGE], False),
+    ([HUGE - 10**30, 10**30 - 1, -(HUGE - 1)], False),  # exactly 0, across lengths
+    ([10**60, -(10**60 - 1)], True),
+    ([10**52, -(10**52 - 10**26)], True),  # 10^26: a carry at a part boundary
+    ([MAX_UINT, -(MAX_UINT - 1)], True),  # 78 digits
+    ([1, -(10**77)], False),  # more sent than received (a partial history)
+    ([-1, 10**77, 10**77, -(2 * 10**77)], False),
+    ([5, 7, -12, 10**50, -(10**50 + 1)], False),  # −1
+]
+
+
+def held_cases_connection() -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+    """A connection with one holder per HELD_CASES row (its own token), and the holders."""
+    holders = ["0x" + f"{i + 1:040x}" for i in range(len(HELD_CASES))]
+    rows = []
+    for i, ((values, _), holder) in enumerate(zip(HELD_CASES, holders, strict=True)):
+        token = "0x" + f"{1000 + i:040x}"
+        for j, value in enumerate(values):
+            sender, to = (X, holder) if value > 0 else (holder, X)
+            rows.append(transfer(f"0xh{i}_{j}", j, token, sender, to, abs(value), "H", "H", 18))
+    return history_connection([], rows, holders), holders
+
+
+def write_sample_folder(folder: Path) -> None:
+    """A folder shaped like shared/data/raw_txns: extra and missing columns, string decimals."""
+    pq.write_table(
+        pa.table({
+            "hash": ["0x1"], "from_address": [A], "to_address": [B],
+            "value": pa.array([Decimal(ETH)], pa.decimal128(38, 0)),
+            "input": ["0x"], "etherscan_is_error": pa.array([0], pa.int32()),
+            "block_timestamp": pa.array([at(0)], pa.timestamp("us", tz="UTC")),
+            "block_number": [1],
+        }),
+        folder / "transactions.parquet",
+    )  # fmt: skip
+    pq.write_table(
+        pa.table({
+            "token_address": [TOK6], "from_address": [A], "to_address": [B], "value": ["7"],
+            "transaction_hash": ["0x1"],
+            "block_timestamp": pa.array([at(0)], pa.timestamp("us", tz="UTC")),
+            "token_decimals": ["6"], "transaction_index": [0],
+        }),
+        folder / "token_transfers.parquet",
+    )  # fmt: skip
+    with (folder / "accounts.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["address", "farrugia_flag", "in_subset"])
+        writer.writerows([[A.upper().replace("0X", "0x"), "0", "true"], [B, "1", "false"]])
