@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
-from eth_assets.resources.lake import ParquetLake
-from eth_assets.resources.model_store import ModelStore
-from eth_assets.resources.tracking import MlflowTracker
-from eth_assets.resources.warehouse import DuckDBWarehouse
+from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.settings import DATA_DIR_ENV, MLFLOW_TRACKING_URI_ENV, SHARED_DATA_ENV
-from eth_assets_tests.fixtures import write_bigquery_schema_folder
+from eth_assets_tests.fixtures import resource_set
 
 # The checkout is /work/main, so the shared folder beside it is /work/shared/data.
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -45,29 +41,10 @@ ResourceFactory = Callable[..., dict[str, object]]
 
 @pytest.fixture
 def make_resources(tmp_path: Path) -> ResourceFactory:
-    """`make_resources(source=None, **entries)`: every resource the assets use, under tmp_path.
-
-    chain_source is `source`, or a Parquet source over the hand-built folder
-    (fixtures.write_bigquery_schema_folder, written to tmp_path/source); lake is tmp_path/lake,
-    warehouse tmp_path/warehouse.duckdb, tracker an MLflow SQLite store under tmp_path/mlflow and
-    models tmp_path/models. Keyword arguments replace or add entries by key.
-    """
+    """`make_resources(source=None, **entries)`: fixtures.resource_set under tmp_path."""
 
     def make(source: ChainSource | None = None, **entries: object) -> dict[str, object]:
-        if source is None:
-            folder = write_bigquery_schema_folder(tmp_path / "source")
-            source = ParquetChainSource(folder=str(folder))
-        return {
-            "chain_source": source,
-            "lake": ParquetLake(root=str(tmp_path / "lake")),
-            "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
-            "tracker": MlflowTracker(
-                tracking_uri=f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}",
-                artifact_root=str(tmp_path / "mlflow" / "artifacts"),
-            ),
-            "models": ModelStore(root=str(tmp_path / "models")),
-            **entries,
-        }
+        return resource_set(tmp_path, source, **entries)
 
     return make
 

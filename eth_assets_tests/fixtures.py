@@ -22,6 +22,11 @@ import pyarrow.parquet as pq
 from dagster_gcp import BigQueryResource
 
 from eth_assets.duckdb_utils import connect
+from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
+from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.tracking import MlflowTracker
+from eth_assets.resources.warehouse import DuckDBWarehouse
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 
 ALICE = "0x" + "a1" * 20
@@ -325,3 +330,28 @@ def write_sample_folder(folder: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["address", "farrugia_flag", "in_subset"])
         writer.writerows([[A.upper().replace("0X", "0x"), "0", "true"], [B, "1", "false"]])
+
+
+def resource_set(
+    folder: Path, source: ChainSource | None = None, **entries: object
+) -> dict[str, object]:
+    """Every resource the assets use, all under `folder`.
+
+    chain_source is `source`, or a Parquet source over the hand-built folder
+    (write_bigquery_schema_folder, written to folder/source); lake is folder/lake, warehouse
+    folder/warehouse.duckdb, tracker an MLflow SQLite store under folder/mlflow and models
+    folder/models. Keyword arguments replace or add entries by key.
+    """
+    if source is None:
+        source = ParquetChainSource(folder=str(write_bigquery_schema_folder(folder / "source")))
+    return {
+        "chain_source": source,
+        "lake": ParquetLake(root=str(folder / "lake")),
+        "warehouse": DuckDBWarehouse(path=str(folder / "warehouse.duckdb")),
+        "tracker": MlflowTracker(
+            tracking_uri=f"sqlite:///{folder / 'mlflow' / 'mlflow.db'}",
+            artifact_root=str(folder / "mlflow" / "artifacts"),
+        ),
+        "models": ModelStore(root=str(folder / "models")),
+        **entries,
+    }

@@ -30,11 +30,9 @@ from eth_assets.assets.profiles import investor_profiles
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.ml.cleaning import load_cleaning
 from eth_assets.ml.profiles import load_profile_model
-from eth_assets.resources.lake import ParquetLake
-from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.simulated_source import SimulatedChainSource
 from eth_assets.resources.tracking import MlflowTracker
-from eth_assets.resources.warehouse import DuckDBWarehouse
+from eth_assets_tests.fixtures import resource_set
 
 ASSETS = [
     raw_transactions,
@@ -70,15 +68,10 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
         artifact_root=str(folder / "mlflow" / "artifacts"),
         ui_url="http://mlflow.example:5000",
     )
-    resources = {
-        "chain_source": SimulatedChainSource(
-            n_accounts=500, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
-        ),
-        "lake": ParquetLake(root=str(folder / "lake")),
-        "warehouse": DuckDBWarehouse(path=str(folder / "warehouse.duckdb")),
-        "tracker": tracker,
-        "models": ModelStore(root=str(folder / "models")),
-    }
+    source = SimulatedChainSource(
+        n_accounts=500, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
+    )
+    resources = resource_set(folder, source, tracker=tracker)
     instance = DagsterInstance.ephemeral()
     small = {
         "tsne_embedding": {"config": {"perplexity": 20.0}},
