@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from dagster import AssetSelection
+from dagster import AssetKey, AssetSelection
 
 from eth_assets_tests.fixtures import write_bigquery_schema_folder
 
@@ -33,7 +33,8 @@ def _readme_materialize_commands() -> list[list[str]]:
 
 def test_readme_materialize_commands_select_real_assets_and_days() -> None:
     """Each command's --select parses as the CLI parses it (comma-separated) and names assets of
-    the code location; --partition-range is two ISO days."""
+    the code location; a --partition-range is two ISO days; --config-json is JSON whose ops are
+    selected assets."""
     from eth_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -44,8 +45,12 @@ def test_readme_materialize_commands_select_real_assets_and_days() -> None:
         assert options["-m"] == "eth_assets.definitions", words
         selected = AssetSelection.from_coercible(options["--select"].split(",")).resolve(graph)
         assert selected, words
-        first, last = options["--partition-range"].split("...")
-        assert date.fromisoformat(first) <= date.fromisoformat(last), words
+        if "--partition-range" in options:
+            first, last = options["--partition-range"].split("...")
+            assert date.fromisoformat(first) <= date.fromisoformat(last), words
+        if "--config-json" in options:
+            ops = json.loads(options["--config-json"])["ops"]
+            assert {AssetKey(op) for op in ops} <= selected, words
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> None:

@@ -2,6 +2,8 @@
 
 import polars as pl
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
@@ -17,11 +19,13 @@ from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.model_runs import FIT_TABLE, read_table, replace_tables
 from eth_assets.datasets import PASS_THROUGH, cleaning_rules, with_flags
-from eth_assets.ml.cleaning import clean_dataset
+from eth_assets.ml.cleaning import clean_dataset, unusable_cells
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
 from eth_assets.universe import UNIVERSE_TABLE
+
+COMPLETE_CHECK = "clean_features_complete"
 
 
 class CleanFeaturesConfig(Config):
@@ -49,6 +53,15 @@ def features_as_of(context: AssetExecutionContext) -> str:
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"duckdb", "polars"},
     tags=WAREHOUSE_TAG,
+    check_specs=[
+        AssetCheckSpec(
+            COMPLETE_CHECK,
+            asset="clean_features",
+            blocking=True,
+            description="One row per address of address_features and no missing or invalid "
+            "value left among the features; the models do not run otherwise.",
+        )
+    ],
 )
 def clean_features(
     context: AssetExecutionContext,
@@ -81,7 +94,15 @@ def clean_features(
         "column", "nan", "infinite", "negative", "above_bound", "imputed"
     )
     frame = dataset.frame
+    missing = features["address"].n_unique() - frame["address"].n_unique()
+    unusable = unusable_cells(frame, dataset.cleaning)
+    complete = AssetCheckResult(
+        check_name=COMPLETE_CHECK,
+        passed=missing == 0 and unusable == 0 and frame.height == frame["address"].n_unique(),
+        metadata={"addresses_missing": missing, "unusable_cells": unusable},
+    )
     return MaterializeResult(
+        check_results=[complete],
         metadata={
             "dagster/row_count": frame.height,
             "rows_in": dataset.rows_in,
@@ -99,5 +120,5 @@ def clean_features(
             "dropped_columns": MetadataValue.md(markdown_table(dropped)),
             "column_report": MetadataValue.md(markdown_table(report)),
             "cleaning": MetadataValue.path(str(saved)),
-        }
+        },
     )

@@ -3,7 +3,10 @@
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
     Config,
@@ -29,11 +32,12 @@ from eth_assets.entity_labels import read_entity_labels
 from eth_assets.ml.cleaning import cleaning_from_json
 from eth_assets.ml.embedding import stratified_sample
 from eth_assets.ml.plots import embedding_plot, silhouette_plot, sizes_plot
-from eth_assets.ml.profiles import FEATURE_SETS, Profiles, build_profiles
+from eth_assets.ml.profiles import FEATURE_SETS, NO_ACTIVITY_ID, Profiles, build_profiles
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse
 
+COVER_CHECK = "investor_profiles_cover_every_address"
 CHOICE_RULE = (
     "in the used feature set, the method and k with the highest silhouette among those whose "
     "every profile holds at least min_cluster_share of the addresses and k ≥ min_profiles"
@@ -91,6 +95,7 @@ def _plots(profiles: Profiles, models: ModelStore, seed: int) -> dict[str, Path]
             [("first two principal components", names[shown].tolist())],
             models.plot_path("investor_profiles", "profiles_2d"),
             f"investor profiles ({profiles.chosen.method}, k = {profiles.chosen.k})",
+            order=summary["profile_name"].to_list(),
         ),
     }
 
@@ -100,6 +105,14 @@ def _plots(profiles: Profiles, models: ModelStore, seed: int) -> dict[str, Path]
     group_name="profiles",
     kinds={"scikitlearn", "mlflow"},
     backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[
+        AssetCheckSpec(
+            COVER_CHECK,
+            asset="investor_profiles",
+            description="Every cleaned address has exactly one profile and no behavioural "
+            "profile holds fewer than min_cluster_share of the addresses.",
+        )
+    ],
 )
 def investor_profiles(
     context: AssetExecutionContext,
@@ -186,10 +199,24 @@ def investor_profiles(
         for path in (summary_csv, candidates_csv):
             run.log_artifact(path, "tables")
         run.log_artifact(model_path, "model")
+    assigned = profiles.assignments["address"]
+    active_sizes = profiles.summary.filter(pl.col("profile_id") != NO_ACTIVITY_ID)["addresses"]
+    smallest = float(active_sizes.min() / assigned.len()) if active_sizes.len() else 0.0
+    covered = AssetCheckResult(
+        check_name=COVER_CHECK,
+        passed=assigned.len() == cleaned.height == assigned.n_unique()
+        and smallest >= config.min_cluster_share,
+        metadata={
+            "addresses": cleaned.height,
+            "assigned": assigned.len(),
+            "smallest_profile_share": smallest,
+        },
+    )
     shown = profiles.summary.select(
         "profile_id", "profile_name", "addresses", "share", "sets_apart", "entity_kinds"
     )
     return MaterializeResult(
+        check_results=[covered],
         metadata={
             "dagster/row_count": profiles.assignments.height,
             **{key: MetadataValue.float(float(value)) for key, value in metrics.items()},
@@ -204,5 +231,5 @@ def investor_profiles(
             "model": MetadataValue.path(str(model_path)),
             **plot_metadata(plots),
             **mlflow_metadata(run),
-        }
+        },
     )

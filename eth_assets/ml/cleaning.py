@@ -267,6 +267,17 @@ def fit_cleaning(frame: pl.DataFrame, rules: CleaningRules) -> tuple[Cleaning, l
     return cleaning, reports
 
 
+def unusable_cells(frame: pl.DataFrame, cleaning: Cleaning) -> int:
+    """Cells of the cleaned numeric features that are still NULL, NaN or infinite (should be 0)."""
+    if not cleaning.numeric_features:
+        return 0
+    counts = frame.select(
+        (pl.col(c).is_null() | pl.col(c).is_nan() | pl.col(c).is_infinite()).sum()
+        for c in cleaning.numeric_features
+    ).row(0)
+    return int(sum(counts))
+
+
 @dataclass(frozen=True)
 class CleanedDataset:
     """The cleaned table, the fitted cleaning and what it did."""

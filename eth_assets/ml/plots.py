@@ -35,13 +35,18 @@ def save_figure(figure: Figure, path: Path) -> Path:
     return path
 
 
-def _scatter_by_group(axis, points: np.ndarray, groups: Sequence[str], title: str) -> None:
-    """Points coloured by group, legend ordered by group size (largest first)."""
-    names, counts = np.unique(np.asarray(groups, dtype=object).astype(str), return_counts=True)
-    order = names[np.argsort(-counts, kind="stable")]
+def _scatter_by_group(
+    axis, points: np.ndarray, groups: Sequence[str], title: str, order: Sequence[str] | None
+) -> None:
+    """Points coloured by group; colours and legend follow `order` (default: largest first)."""
     values = np.asarray(groups, dtype=object).astype(str)
+    if order is None:
+        names, counts = np.unique(values, return_counts=True)
+        order = names[np.argsort(-counts, kind="stable")].tolist()
     for index, name in enumerate(order):
         mask = values == name
+        if not mask.any():
+            continue
         axis.scatter(
             points[mask, 0],
             points[mask, 1],
@@ -62,13 +67,15 @@ def embedding_plot(
     panels: Sequence[tuple[str, Sequence[str]]],
     path: Path,
     title: str,
+    order: Sequence[str] | None = None,
 ) -> Path:
-    """One scatter panel per (title, group of each point) side by side."""
+    """One scatter panel per (title, group of each point) side by side; `order` fixes the
+    colour of each group (as in a bar chart of the same groups)."""
     figure, axes = plt.subplots(
         1, len(panels), figsize=(WIDTH_INCHES, WIDTH_INCHES / len(panels) + 0.5), squeeze=False
     )
     for axis, (panel_title, groups) in zip(axes[0], panels, strict=True):
-        _scatter_by_group(axis, points, groups, panel_title)
+        _scatter_by_group(axis, points, groups, panel_title, order)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return save_figure(figure, path)

@@ -58,6 +58,7 @@ class Graph:
     instance: DagsterInstance
     resources: dict[str, object]
     tracker: MlflowTracker
+    checks: dict[str, bool]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,12 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
         run_config={"ops": {"investor_profiles": small["investor_profiles"]}},
     )
     assert second.success
-    return Graph(folder, instance, resources, tracker)
+    checks = {
+        e.check_name: e.passed
+        for result in (first, second)
+        for e in result.get_asset_check_evaluations()
+    }
+    return Graph(folder, instance, resources, tracker, checks)
 
 
 def _runs(graph: Graph, asset: str) -> list:
@@ -242,3 +248,8 @@ def test_mlflow_server_lists_both_runs_for_comparison(graph: Graph) -> None:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_model_checks_ran_and_passed(graph: Graph) -> None:
+    assert graph.checks["clean_features_complete"] is True
+    assert graph.checks["investor_profiles_cover_every_address"] is True

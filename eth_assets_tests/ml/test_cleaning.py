@@ -17,6 +17,7 @@ from eth_assets.ml.cleaning import (
     cleaning_from_json,
     ether_supply,
     load_cleaning,
+    unusable_cells,
 )
 
 RULES = CleaningRules(
@@ -115,3 +116,10 @@ def test_ether_supply_bounds_balances() -> None:
     at_cutoff = ether_supply(datetime(2019, 4, 25, tzinfo=UTC))
     assert 105_000_000 < at_cutoff < 107_000_000
     assert ether_supply(datetime(2030, 1, 1, tzinfo=UTC)) == pytest.approx(120_500_000.0)
+
+
+def test_cleaned_features_have_no_unusable_cell_left() -> None:
+    data = clean_dataset(_frame(), RULES, keep=("address",))
+    assert unusable_cells(data.frame, data.cleaning) == 0
+    broken = data.frame.with_columns(sent=pl.Series([1.0, None, float("nan"), 2.0]))
+    assert unusable_cells(broken, data.cleaning) == 2
