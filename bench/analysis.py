@@ -37,7 +37,7 @@ from eth_assets.ml.cleaning import clean_dataset
 from eth_assets.ml.clustering import elbow_analysis
 from eth_assets.ml.embedding import log_standardise, tsne_embedding
 from eth_assets.ml.profiles import build_profiles
-from eth_assets.settings import shared_data_dir
+from eth_assets.settings import label_broadcast_tokens, shared_data_dir
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)
 
@@ -55,11 +55,11 @@ def median_seconds(work: Callable[[], object], repeat: int) -> float:
 def analysis(repeat: int) -> None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, shared_data_dir() / "raw_txns")
+    register_sample_views(con, shared_data_dir() / "raw_txns", label_broadcast_tokens())
     create_address_features(con, AS_OF, "address_features")
     features = con.sql("SELECT * FROM address_features").pl()
     flagged = with_flags(features, features.select("address", is_labelled_illicit=pl.lit(False)))
-    dataset = clean_dataset(flagged, cleaning_rules(AS_OF), PASS_THROUGH)
+    dataset = clean_dataset(flagged, cleaning_rules(AS_OF, behaviour=False), PASS_THROUGH)
     values = dataset.frame.select(dataset.cleaning.numeric_features).to_numpy().astype(float)
     matrix = log_standardise(values)
     strata = np.zeros(len(values), dtype=int).astype(str)

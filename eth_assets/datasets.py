@@ -11,7 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
-from eth_assets.features import CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
+from eth_assets.features import BEHAVIOUR_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, ether_supply
 from eth_assets.ml.profiles import source_columns
 
@@ -25,11 +25,15 @@ BOUNDED_BY_SUPPLY = ("balance_eth", "total_ether_balance")
 
 
 def cleaning_rules(
-    as_of: datetime, max_zero_share: float = 0.9, min_level_count: int = 2
+    as_of: datetime,
+    max_zero_share: float = 0.9,
+    min_level_count: int = 2,
+    behaviour: bool = True,
 ) -> CleaningRules:
-    """The rules for address_features as of `as_of`."""
+    """The rules for address_features (and, with `behaviour`, behaviour_features) as of `as_of`."""
+    numeric = NUMERIC_FEATURE_COLUMNS + (BEHAVIOUR_COLUMNS if behaviour else [])
     return CleaningRules(
-        numeric_columns=tuple(NUMERIC_FEATURE_COLUMNS),
+        numeric_columns=tuple(numeric),
         categorical_columns=tuple(CATEGORICAL_COLUMNS),
         may_be_negative=MAY_BE_NEGATIVE,
         upper_bounds=dict.fromkeys(BOUNDED_BY_SUPPLY, ether_supply(as_of)),
@@ -38,9 +42,19 @@ def cleaning_rules(
     )
 
 
-def with_flags(features: pl.DataFrame, universe: pl.DataFrame) -> pl.DataFrame:
-    """address_features plus `is_labelled_illicit` (from the universe) and `has_activity`
-    (any transaction or token transfer before as_of)."""
+def with_flags(
+    features: pl.DataFrame, universe: pl.DataFrame, behaviour: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """address_features (joined to behaviour_features when given) plus `is_labelled_illicit`
+    (from the universe) and `has_activity` (any transaction or token transfer before as_of)."""
+    if behaviour is not None:
+        missing = features.height - features.join(behaviour, on="address", how="semi").height
+        if missing:
+            raise ValueError(
+                f"behaviour_features lacks {missing} addresses of address_features: "
+                "materialize address_features again (it writes both)"
+            )
+        features = features.join(behaviour, on="address", how="left")
     return features.join(
         universe.select("address", "is_labelled_illicit"), on="address", how="left"
     ).with_columns(

@@ -8,6 +8,7 @@ feature query's inputs, and the comparison of our features with the published on
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -15,16 +16,20 @@ import numpy as np
 import pandas as pd
 
 from eth_assets.duckdb_utils import sql_literal
-from eth_assets.features import CATEGORICAL_COLUMNS, PUBLISHED_NAMES
+from eth_assets.features import CATEGORICAL_COLUMNS, PUBLISHED_NAMES, without_tokens
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.source_columns import map_columns
 
 
-def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None:
+def register_sample_views(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, excluded_tokens: Sequence[str] = ()
+) -> None:
     """Define `transactions`, `token_transfers` and `universe` over the real-sample folder.
 
     `raw_dir` holds transactions.parquet, token_transfers.parquet (BigQuery column names) and
-    accounts.csv; the universe is the accounts with in_subset = true.
+    accounts.csv; the universe is the accounts with in_subset = true. The transfers of
+    `excluded_tokens` (label-broadcast tokens) are left out, as address_features does; the
+    comparison with the published features keeps them, as the published collector did.
     """
     for raw in (TRANSACTIONS, TOKEN_TRANSFERS):
         relation = f"read_parquet({sql_literal(str(raw_dir / f'{raw.name}.parquet'))})"
@@ -32,9 +37,10 @@ def register_sample_views(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None
             r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         }
         expressions, _ = map_columns(raw, available, f"{raw.name} in {raw_dir}")
-        con.execute(
-            f"CREATE OR REPLACE VIEW {raw.name} AS SELECT {', '.join(expressions)} FROM {relation}"
-        ).fetchall()
+        mapped = f"SELECT {', '.join(expressions)} FROM {relation}"
+        if raw is TOKEN_TRANSFERS:
+            mapped = without_tokens(mapped, excluded_tokens)
+        con.execute(f"CREATE OR REPLACE VIEW {raw.name} AS {mapped}").fetchall()
     register_sample_universe(con, raw_dir / "accounts.csv")
 
 

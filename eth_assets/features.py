@@ -7,6 +7,7 @@ DuckDB connection that has `transactions`, `token_transfers` and `universe` defi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -14,8 +15,10 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from eth_assets.addresses import normalize_address
 from eth_assets.chain_time import as_utc
-from eth_assets.schemas import RAW_TABLES
+from eth_assets.duckdb_utils import sql_literal, transaction
+from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.sql import load_sql
 from eth_assets.universe import UNIVERSE_TABLE
 
@@ -90,6 +93,41 @@ def feature_sql() -> str:
     return load_sql(SQL_NAME)
 
 
+BEHAVIOUR_SQL_NAME = "behaviour_features"
+# The columns of sql/behaviour_features.sql after `address` (docs/features.md#behaviour-features).
+BEHAVIOUR_COLUMNS: list[str] = [
+    "failed_sent_share",
+    "contract_call_share",
+    "zero_value_sent_share",
+    "round_value_sent_share",
+    "round_value_received_share",
+    "gas_price_vs_day",
+    "gas_price_cv",
+    "distinct_gas_price_share",
+    "gas_used_ratio",
+    "active_days",
+    "busiest_day_share",
+    "hour_entropy",
+    "first_received_to_first_sent_mins",
+    "median_sender_activity",
+    "median_recipient_activity",
+]
+
+
+def create_behaviour_features(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, table: str = "behaviour_features"
+) -> int:
+    """Materialise the behaviour features of every universe address as of `as_of` into `table`
+    (same inputs as the Farrugia query); row count."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"not a plain table name: {table!r}")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS\n{load_sql(BEHAVIOUR_SQL_NAME)}",
+        {"as_of": as_utc(as_of)},
+    ).fetchall()
+    return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
+
+
 def create_address_features(
     con: duckdb.DuckDBPyConnection, as_of: datetime, table: str = "address_features"
 ) -> int:
@@ -108,18 +146,85 @@ class RawRelations(Protocol):
     def relation_sql(self, table_name: str) -> str: ...
 
 
-def register_lake_views(con: duckdb.DuckDBPyConnection, lake: RawRelations) -> None:
-    """Expose the raw lake tables as temporary views `transactions` and `token_transfers`."""
-    for name in RAW_TABLES:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {lake.relation_sql(name)}")
+def without_tokens(relation_sql: str, tokens: Sequence[str]) -> str:
+    """Token transfers of `relation_sql` except those of the token contracts `tokens` (any case;
+    an invalid address stops with an error quoting it). Standard SQL: DuckDB and BigQuery."""
+    if not tokens:
+        return relation_sql
+    listed = ", ".join(sql_literal(normalize_address(token)) for token in tokens)
+    return (
+        f"SELECT * FROM ({relation_sql}) AS all_token_transfers "
+        f"WHERE token_address NOT IN ({listed})"
+    )
 
 
-def features_from_lake(con: duckdb.DuckDBPyConnection, lake: RawRelations, as_of: datetime) -> int:
-    """The local engine: the lake's raw tables and the stored universe → `address_features`.
-    bench/features.py times this same call."""
-    register_lake_views(con, lake)
+def register_lake_views(
+    con: duckdb.DuckDBPyConnection, lake: RawRelations, excluded_tokens: Sequence[str] = ()
+) -> None:
+    """Expose the raw lake tables as temporary views `transactions` and `token_transfers`, the
+    latter without the transfers of `excluded_tokens` (label-broadcast tokens)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {TRANSACTIONS.name} AS {lake.relation_sql(TRANSACTIONS.name)}"
+    )
+    relation = without_tokens(lake.relation_sql(TOKEN_TRANSFERS.name), excluded_tokens)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {TOKEN_TRANSFERS.name} AS {relation}")
+
+
+def excluded_transfers(
+    con: duckdb.DuckDBPyConnection, lake: RawRelations, tokens: Sequence[str], as_of: datetime
+) -> tuple[int, int]:
+    """Transfers of `tokens` before `as_of` in the lake, and the distinct recipients among the
+    stored universe: what leaving them out removes."""
+    if not tokens:
+        return 0, 0
+    listed = ", ".join(sql_literal(normalize_address(token)) for token in tokens)
+    row = con.execute(
+        f"SELECT count(*), count(DISTINCT u.address) "
+        f"FROM ({lake.relation_sql(TOKEN_TRANSFERS.name)}) AS t "
+        f"LEFT JOIN {UNIVERSE_TABLE} AS u ON u.address = t.to_address "
+        f"WHERE t.token_address IN ({listed}) AND t.block_timestamp < ?",
+        [as_utc(as_of)],
+    ).fetchall()[0]
+    return int(row[0]), int(row[1])
+
+
+def features_from_lake(
+    con: duckdb.DuckDBPyConnection,
+    lake: RawRelations,
+    as_of: datetime,
+    excluded_tokens: Sequence[str] = (),
+) -> int:
+    """The local engine: the lake's raw tables (without the transfers of `excluded_tokens`) and
+    the stored universe → `address_features`. bench/features.py times this same call."""
+    register_lake_views(con, lake, excluded_tokens)
     con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
     return create_address_features(con, as_of, "address_features")
+
+
+BEHAVIOUR_TABLE = "behaviour_features"
+
+
+def feature_tables_from_lake(
+    con: duckdb.DuckDBPyConnection,
+    lake: RawRelations,
+    as_of: datetime,
+    excluded_tokens: Sequence[str] = (),
+) -> int:
+    """`address_features` and `behaviour_features` from the lake, in one transaction (a reader
+    never sees one table newer than the other); rows of address_features."""
+    with transaction(con):
+        rows = features_from_lake(con, lake, as_of, excluded_tokens)
+        create_behaviour_features(con, as_of, BEHAVIOUR_TABLE)
+    return rows
+
+
+def store_pushed_features(con: duckdb.DuckDBPyConnection, features: pa.Table) -> int:
+    """`address_features` computed in BigQuery; behaviour_features, which the BigQuery engine
+    does not compute, is dropped in the same transaction so no stale one stays beside it."""
+    with transaction(con):
+        rows = store_features(con, features)
+        con.execute(f"DROP TABLE IF EXISTS {BEHAVIOUR_TABLE}").fetchall()
+    return rows
 
 
 def store_features(con: duckdb.DuckDBPyConnection, features: pa.Table) -> int:
@@ -130,7 +235,7 @@ def store_features(con: duckdb.DuckDBPyConnection, features: pa.Table) -> int:
         con.execute(
             "CREATE OR REPLACE TABLE address_features AS "
             "SELECT * FROM pushed_features ORDER BY address"
-        )
+        ).fetchall()
     finally:
         con.unregister("pushed_features")
     return features.num_rows

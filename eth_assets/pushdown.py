@@ -7,6 +7,7 @@ decimals, exactly as the raw extraction does) and the universe an array paramete
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ from google.cloud import bigquery
 from sqlglot import exp
 
 from eth_assets.chain_time import GENESIS
+from eth_assets.features import without_tokens
 from eth_assets.resources.bigquery_source import (
     BigQueryChainSource,
     bigquery_sql,
@@ -75,19 +77,25 @@ def round_trip_to_duckdb(sql: str) -> str:
     return tree.transform(whole_decimal).sql(dialect="duckdb")
 
 
-def features_bigquery_sql(dataset: str) -> str:
+def features_bigquery_sql(dataset: str, excluded_tokens: Sequence[str] = ()) -> str:
     """The feature query for BigQuery, with parameters @as_of (TIMESTAMP), @addresses
-    (ARRAY<STRING>) and @start/@end bounding the raw scans (genesis … as_of)."""
+    (ARRAY<STRING>) and @start/@end bounding the raw scans (genesis … as_of); the transfers of
+    `excluded_tokens` (label-broadcast tokens) are left out."""
     relations = {
         TRANSACTIONS.name: bigquery_sql(TRANSACTIONS, dataset),
-        TOKEN_TRANSFERS.name: bigquery_sql(TOKEN_TRANSFERS, dataset),
+        TOKEN_TRANSFERS.name: without_tokens(
+            bigquery_sql(TOKEN_TRANSFERS, dataset), excluded_tokens
+        ),
         "universe": "SELECT address FROM UNNEST(@addresses) AS address",
     }
     return transpile_to_bigquery(load_sql(FEATURES_SQL), relations)
 
 
 def features_in_bigquery(
-    source: BigQueryChainSource, addresses: list[str], as_of: datetime
+    source: BigQueryChainSource,
+    addresses: list[str],
+    as_of: datetime,
+    excluded_tokens: Sequence[str] = (),
 ) -> tuple[pa.Table, dict[str, object]]:
     """Compute the features of `addresses` inside BigQuery; one row per address, as Arrow."""
     parameters = [
@@ -96,4 +104,6 @@ def features_in_bigquery(
         *window_parameters(GENESIS, as_of),
     ]
     what = f"BigQuery feature push-down over {source.dataset} for {len(addresses)} addresses"
-    return source.query_arrow(features_bigquery_sql(source.dataset), parameters, what)
+    return source.query_arrow(
+        features_bigquery_sql(source.dataset, excluded_tokens), parameters, what
+    )

@@ -47,6 +47,16 @@ SCHEDULE_RUNNING_ENV = "ETH_ASSETS_NIGHTLY_SCHEDULE"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_UI_URL_ENV = "ETH_ASSETS_MLFLOW_UI_URL"
 ENTITY_LABELS_ENV = "ETH_ASSETS_ENTITY_LABELS"
+LABEL_BROADCAST_TOKENS_ENV = "ETH_ASSETS_LABEL_BROADCAST_TOKENS"
+# Token contracts whose transfers are labels written on chain by third parties, not behaviour:
+# Blockwell's "NOTSAFU" airdrops (2019-01-20, 2019-05-13) and the "SCAM Stamp/Seal" tokens.
+DEFAULT_LABEL_BROADCAST_TOKENS = (
+    "0x5040a75e178c373677d7506b7d5dce443249d365",
+    "0x5bb68732a14bf3eba008902334f27c7615490b50",
+    "0x14639c7de58e8f2c714337cf242fa9d26d568665",
+    "0x085bf17d6c557254d0370514b97d16307b8f0775",
+    "0x4310218b64e4dd5eef15beff801f3713bc35f919",
+)
 ENTITY_LABELS_FILE = "labels/etherscan_labels_combinedAllLabels.json"
 
 CHAIN_SOURCES = ("simulated", "parquet", "bigquery")
@@ -137,6 +147,12 @@ SETTINGS: tuple[Setting, ...] = (
         f"`$ETH_ASSETS_SHARED_DATA/{ENTITY_LABELS_FILE}` when it exists",
         "entity labels (Etherscan label-cloud JSON) that describe investor profiles; never "
         "fraud labels",
+    ),
+    Setting(
+        LABEL_BROADCAST_TOKENS_ENV,
+        "Blockwell's two NOTSAFU airdrops and the three SCAM Stamp/Seal tokens",
+        "comma-separated token contracts whose transfers are labels, not behaviour: "
+        "`address_features` leaves them out",
     ),
     Setting(
         "DAGSTER_HOME",
@@ -267,6 +283,14 @@ def entity_labels_file() -> Path | None:
         return Path(configured).resolve()
     default = shared_data_dir() / ENTITY_LABELS_FILE
     return default if default.is_file() else None
+
+
+def label_broadcast_tokens() -> tuple[str, ...]:
+    """$ETH_ASSETS_LABEL_BROADCAST_TOKENS (comma-separated, lower-cased), else the default five."""
+    configured = _read(LABEL_BROADCAST_TOKENS_ENV)
+    if configured is None:
+        return DEFAULT_LABEL_BROADCAST_TOKENS
+    return tuple(t.strip().lower() for t in configured.split(",") if t.strip())
 
 
 def markdown_table() -> str:

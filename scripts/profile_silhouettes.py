@@ -1,11 +1,12 @@
 """Investor profiles of the real sample: silhouette per feature set, method and k, and the
 profiles chosen, computed by the same functions as the `investor_profiles` asset.
 
-    python scripts/profile_silhouettes.py [--as-of 2019-04-25] [--markdown]
+    python scripts/profile_silhouettes.py [--as-of 2019-04-25] [--use behaviour]
 
-Features of the 4,113 sample accounts ($ETH_ASSETS_SHARED_DATA/raw_txns) as of `--as-of`, the
-asset's cleaning, then K-means / Gaussian mixture / Ward for k = 2…8 on the app's three features
-and on the behavioural set; entity kinds from the Etherscan labels when present.
+Features of the 4,113 sample accounts ($ETH_ASSETS_SHARED_DATA/raw_txns) as of `--as-of`, with
+label-broadcast tokens left out as address_features does, the asset's cleaning, then K-means /
+Gaussian mixture / Ward for k = 2…8 on the app's three features and on the behavioural set;
+entity kinds from the Etherscan labels when present.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from eth_assets.farrugia import register_sample_views
 from eth_assets.features import create_address_features
 from eth_assets.ml.cleaning import clean_dataset
 from eth_assets.ml.profiles import build_profiles
-from eth_assets.settings import entity_labels_file, shared_data_dir
+from eth_assets.settings import entity_labels_file, label_broadcast_tokens, shared_data_dir
 
 FEATURE_SETS = ("app", "behaviour")
 
@@ -45,11 +46,12 @@ def main() -> None:
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, shared_data_dir() / "raw_txns")
+    register_sample_views(con, shared_data_dir() / "raw_txns", label_broadcast_tokens())
     create_address_features(con, as_of, "address_features")
     features = con.sql("SELECT * FROM address_features").pl()
     universe = features.select("address", is_labelled_illicit=pl.lit(False))
-    dataset = clean_dataset(with_flags(features, universe), cleaning_rules(as_of), PASS_THROUGH)
+    rules = cleaning_rules(as_of, behaviour=False)  # profiles use address_features only
+    dataset = clean_dataset(with_flags(features, universe), rules, PASS_THROUGH)
     inputs, active = profile_inputs(dataset.frame, features, dataset.cleaning, FEATURE_SETS)
     labels_path = entity_labels_file()
     profiles = build_profiles(

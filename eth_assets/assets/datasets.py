@@ -17,8 +17,9 @@ from pydantic import Field
 from eth_assets.as_of import parse_as_of
 from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.metadata import markdown_table
-from eth_assets.assets.model_runs import FIT_TABLE, read_table, replace_tables
+from eth_assets.assets.model_runs import FIT_TABLE, read_table, replace_tables, table_exists
 from eth_assets.datasets import PASS_THROUGH, cleaning_rules, with_flags
+from eth_assets.features import BEHAVIOUR_TABLE
 from eth_assets.ml.cleaning import clean_dataset, unusable_cells
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
@@ -72,11 +73,18 @@ def clean_features(
 ) -> MaterializeResult:
     """Features with invalid values mean-imputed, mostly-zero columns dropped, one row each."""
     as_of = features_as_of(context)
-    rules = cleaning_rules(parse_as_of(as_of), config.max_zero_share, config.min_level_count)
     with warehouse.connect() as con:
         features = read_table(con, "address_features", "address_features")
         universe = read_table(con, UNIVERSE_TABLE, "address_universe")
-    dataset = clean_dataset(with_flags(features, universe), rules, keep=PASS_THROUGH)
+        behaviour = (
+            read_table(con, BEHAVIOUR_TABLE, "address_features")
+            if table_exists(con, BEHAVIOUR_TABLE)
+            else None
+        )
+    rules = cleaning_rules(
+        parse_as_of(as_of), config.max_zero_share, config.min_level_count, behaviour is not None
+    )
+    dataset = clean_dataset(with_flags(features, universe, behaviour), rules, keep=PASS_THROUGH)
     fit = pl.DataFrame(
         {
             "as_of": [as_of],
@@ -109,6 +117,7 @@ def clean_features(
             "duplicates_removed": dataset.duplicates_removed,
             "rows_out": frame.height,
             "as_of": as_of,
+            "behaviour_features": behaviour is not None,
             "numeric_features": len(dataset.cleaning.numeric_features),
             "categorical_features": MetadataValue.text(
                 ", ".join(dataset.cleaning.categorical_features)

@@ -21,17 +21,25 @@ from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.features import (
+    excluded_transfers,
     feature_summary,
-    features_from_lake,
+    feature_tables_from_lake,
     register_lake_views,
-    store_features,
+    store_pushed_features,
 )
 from eth_assets.pushdown import features_in_bigquery
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
-from eth_assets.settings import ADDRESS_FILE_ENV, FEATURE_ENGINE_ENV, address_file, feature_engine
+from eth_assets.settings import (
+    ADDRESS_FILE_ENV,
+    FEATURE_ENGINE_ENV,
+    LABEL_BROADCAST_TOKENS_ENV,
+    address_file,
+    feature_engine,
+    label_broadcast_tokens,
+)
 from eth_assets.universe import (
     UNIVERSE_TABLE,
     read_address_file,
@@ -137,6 +145,14 @@ class AddressFeaturesConfig(Config):
             f"${FEATURE_ENGINE_ENV}, else local."
         ),
     )
+    exclude_label_broadcast_tokens: bool = Field(
+        default=True,
+        description=(
+            "Leave out the transfers of label-broadcast tokens (third parties' scam labels "
+            f"airdropped on chain, listed in ${LABEL_BROADCAST_TOKENS_ENV}): they are labels, "
+            "not behaviour."
+        ),
+    )
 
 
 @asset(
@@ -153,7 +169,8 @@ def address_features(
     lake: ParquetLake,
     warehouse: DuckDBWarehouse,
 ) -> MaterializeResult:
-    """The 44 Farrugia/CatBoost-paper transaction features and the investor-profile features."""
+    """The 44 Farrugia/CatBoost-paper features, the investor-profile features and, in
+    `behaviour_features`, gas, contract-call, timing and counterparty behaviour."""
     engine = config.engine or feature_engine()
     if engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
         raise ValueError(
@@ -161,22 +178,29 @@ def address_features(
             f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
         )
     as_of = resolve_as_of(context, config.as_of)
+    excluded = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
     engine_metadata: dict[str, object] = {}
     with warehouse.connect() as con:
         require_universe(con)
         if engine == "bigquery":
             table, engine_metadata = features_in_bigquery(
-                chain_source, universe_addresses(con), as_of
+                chain_source, universe_addresses(con), as_of, excluded
             )
-            rows = store_features(con, table)
+            rows = store_pushed_features(con, table)
         else:
-            rows = features_from_lake(con, lake, as_of)
+            rows = feature_tables_from_lake(con, lake, as_of, excluded)
+            transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
+            engine_metadata = {
+                "label_broadcast_transfers_left_out": transfers,
+                "universe_addresses_that_received_them": recipients,
+            }
         summary = feature_summary(con, "address_features")
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "as_of": as_of.isoformat(),
             "engine": engine,
+            "label_broadcast_tokens_left_out": MetadataValue.text(", ".join(excluded) or "none"),
             **{k: MetadataValue.text(str(v)) for k, v in engine_metadata.items()},
             "columns": len(summary),
             "summary": MetadataValue.md(markdown_table(summary)),

@@ -13,18 +13,24 @@ import duckdb
 import polars as pl
 from dagster import AssetExecutionContext, MetadataValue
 
+from eth_assets.duckdb_utils import transaction
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.tracking import TrackedRun
 
 FIT_TABLE = "clean_features_fit"
 
 
-def read_table(con: duckdb.DuckDBPyConnection, table: str, producer: str) -> pl.DataFrame:
-    """A whole warehouse table as Polars; a clear error when it was never materialized."""
-    exists = con.execute(
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the warehouse has `table`."""
+    found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
     ).fetchall()[0][0]
-    if not exists:
+    return bool(found)
+
+
+def read_table(con: duckdb.DuckDBPyConnection, table: str, producer: str) -> pl.DataFrame:
+    """A whole warehouse table as Polars; a clear error when it was never materialized."""
+    if not table_exists(con, table):
         raise LookupError(
             f"the warehouse has no table {table!r}: materialize {producer} first "
             f"(e.g. dagster asset materialize -m eth_assets.definitions --select {producer})"
@@ -34,18 +40,13 @@ def read_table(con: duckdb.DuckDBPyConnection, table: str, producer: str) -> pl.
 
 def replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
     """CREATE OR REPLACE every table from its frame in one transaction: all or nothing."""
-    con.execute("BEGIN TRANSACTION").fetchall()
-    try:
+    with transaction(con):
         for name, frame in tables.items():
             con.register("frame_to_store", frame.to_arrow())
             con.execute(
                 f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame_to_store"
             ).fetchall()
             con.unregister("frame_to_store")
-        con.execute("COMMIT").fetchall()
-    except BaseException:
-        con.execute("ROLLBACK").fetchall()
-        raise
 
 
 def read_fit(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
