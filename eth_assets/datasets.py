@@ -7,8 +7,11 @@ README come from exactly the code the graph runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from eth_assets.features import BEHAVIOUR_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
@@ -74,3 +77,110 @@ def profile_inputs(
     rows = cleaned.select("address", "has_activity").join(features, on="address", how="left")
     imputed = cleaning.impute(rows, source_columns(*feature_sets))
     return pl.concat([rows.select("address"), imputed], how="horizontal"), rows["has_activity"]
+
+
+@dataclass(frozen=True)
+class TrainingLabels:
+    """A label per address (1 illicit, 0 normal), the rule that gave it, and what was left out."""
+
+    frame: pl.DataFrame  # address, label
+    rule: str
+    left_out: dict[str, int]
+
+
+def training_labels(
+    universe: pl.DataFrame,
+    label_file: pl.DataFrame | None,
+    label_column: str,
+    illicit_values: tuple[str, ...] = ("1",),
+    normal_values: tuple[str, ...] = ("0",),
+) -> TrainingLabels:
+    """Labels of the universe's addresses.
+
+    With a label file that has `label_column` (the real sample's accounts.csv has
+    `farrugia_flag`): its values decide, and addresses with any other value or missing from the
+    file are left out and counted. Otherwise the label lists decide: illicit when on a list
+    (`is_labelled_illicit`), normal when on none — an assumption, since a list misses some.
+    """
+    if label_file is not None and label_column in label_file.columns:
+        values = label_file.select(
+            pl.col("address").str.strip_chars().str.to_lowercase(),
+            pl.col(label_column).cast(pl.Utf8).str.strip_chars().alias("value"),
+        ).unique(subset="address", keep="first")
+        joined = universe.select("address").join(values, on="address", how="left")
+        labelled = joined.with_columns(
+            label=pl.when(pl.col("value").is_in(list(illicit_values)))
+            .then(1)
+            .when(pl.col("value").is_in(list(normal_values)))
+            .then(0)
+            .otherwise(None)
+            .cast(pl.Int8)
+        )
+        unknown = labelled.filter(pl.col("label").is_null())
+        left_out = {
+            "not in the label file": int(unknown["value"].is_null().sum()),
+            f"{label_column} neither {'/'.join(illicit_values)} nor {'/'.join(normal_values)}": int(
+                unknown["value"].is_not_null().sum()
+            ),
+        }
+        return TrainingLabels(
+            frame=labelled.filter(pl.col("label").is_not_null()).select("address", "label"),
+            rule=(
+                f"{label_column} in the label file: {'/'.join(illicit_values)} illicit, "
+                f"{'/'.join(normal_values)} normal"
+            ),
+            left_out={k: v for k, v in left_out.items() if v},
+        )
+    return TrainingLabels(
+        frame=universe.select("address", label=pl.col("is_labelled_illicit").cast(pl.Int8)),
+        rule=(
+            "illicit: on a label list (illicit_labels); normal: on no list. Assumption: an "
+            "unlisted address is normal, though the lists miss some illicit ones"
+        ),
+        left_out={},
+    )
+
+
+def training_rows(
+    flagged: pl.DataFrame, training_set: pl.DataFrame
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """The feature rows of the training addresses (sorted by address, so row order never
+    matters), their labels and their cross-validation folds, from the `training_set` table."""
+    rows = (
+        training_set.filter(pl.col("in_training"))
+        .select("address", "label", "fold")
+        .join(flagged, on="address", how="inner")
+        .sort("address")
+    )
+    if rows.height != training_set.filter(pl.col("in_training")).height:
+        raise ValueError(
+            "training_set lists addresses that address_features lacks: materialize "
+            "address_features, clean_features and training_set again"
+        )
+    labels = rows["label"].to_numpy().astype(int)
+    folds = rows["fold"].to_numpy().astype(int)
+    return rows.drop("label", "fold", *[c for c in PASS_THROUGH if c != "address"]), labels, folds
+
+
+def rules_of_fit(fit: dict[str, str]) -> CleaningRules:
+    """The cleaning rules clean_features used, from its stored fit (for refitting per fold)."""
+    return cleaning_rules(
+        datetime.fromisoformat(fit["as_of"]),
+        float(fit["max_zero_share"]),
+        int(fit["min_level_count"]),
+        fit["behaviour_features"] == "True",
+    )
+
+
+def read_label_file(path: Path) -> pl.DataFrame:
+    """A CSV (every column as text) or Parquet file with an `address` column."""
+    if not path.is_file():
+        raise FileNotFoundError(f"label file {str(path)!r} does not exist")
+    frame = (
+        pl.read_parquet(path)
+        if path.suffix == ".parquet"
+        else pl.read_csv(path, infer_schema_length=0)
+    )
+    if "address" not in frame.columns:
+        raise ValueError(f"label file {str(path)!r} has no `address` column: {frame.columns}")
+    return frame

@@ -3,7 +3,16 @@
 from dagster import Definitions, load_assets_from_modules, multiprocess_executor
 
 from eth_assets import checks
-from eth_assets.assets import analysis, datasets, features, labels, profiles, raw
+from eth_assets.assets import (
+    analysis,
+    classifier,
+    datasets,
+    features,
+    labels,
+    profiles,
+    raw,
+    scores,
+)
 from eth_assets.maintenance import compact_lake_job
 from eth_assets.resources import build_resources
 from eth_assets.schedules import nightly_refresh_schedule, refresh_job
@@ -18,7 +27,9 @@ executor = multiprocess_executor.configured(
 )
 
 defs = Definitions(
-    assets=load_assets_from_modules([raw, labels, features, datasets, analysis, profiles]),
+    assets=load_assets_from_modules(
+        [raw, labels, features, datasets, analysis, profiles, classifier, scores]
+    ),
     asset_checks=checks.all_checks(),
     jobs=[refresh_job, compact_lake_job],
     schedules=[nightly_refresh_schedule],

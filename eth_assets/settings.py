@@ -48,6 +48,7 @@ MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_UI_URL_ENV = "ETH_ASSETS_MLFLOW_UI_URL"
 ENTITY_LABELS_ENV = "ETH_ASSETS_ENTITY_LABELS"
 LABEL_BROADCAST_TOKENS_ENV = "ETH_ASSETS_LABEL_BROADCAST_TOKENS"
+SCORING_MODEL_ENV = "ETH_ASSETS_SCORING_MODEL"
 # Token contracts whose transfers are labels written on chain by third parties, not behaviour:
 # Blockwell's "NOTSAFU" airdrops (2019-01-20, 2019-05-13) and the "SCAM Stamp/Seal" tokens.
 DEFAULT_LABEL_BROADCAST_TOKENS = (
@@ -153,6 +154,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Blockwell's two NOTSAFU airdrops and the three SCAM Stamp/Seal tokens",
         "comma-separated token contracts whose transfers are labels, not behaviour: "
         "`address_features` leaves them out",
+    ),
+    Setting(
+        SCORING_MODEL_ENV,
+        "`champion`",
+        "the model `address_scores` uses when its config names none: `champion` (the registry "
+        "alias), a registered version number, or `local` (the latest `illicit_classifier` file)",
     ),
     Setting(
         "DAGSTER_HOME",
@@ -291,6 +298,11 @@ def label_broadcast_tokens() -> tuple[str, ...]:
     if configured is None:
         return DEFAULT_LABEL_BROADCAST_TOKENS
     return tuple(t.strip().lower() for t in configured.split(",") if t.strip())
+
+
+def scoring_model() -> str:
+    """$ETH_ASSETS_SCORING_MODEL, default `champion`."""
+    return (_read(SCORING_MODEL_ENV) or "champion").strip()
 
 
 def markdown_table() -> str:

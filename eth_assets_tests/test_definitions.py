@@ -35,6 +35,10 @@ def test_asset_keys_and_groups() -> None:
         "elbow_analysis": "analysis",
         "tsne_embedding": "analysis",
         "investor_profiles": "profiles",
+        "training_set": "classifier",
+        "illicit_classifier": "classifier",
+        "model_comparison": "classifier",
+        "address_scores": "scores",
     }
 
 

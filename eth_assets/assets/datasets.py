@@ -90,6 +90,9 @@ def clean_features(
             "as_of": [as_of],
             "chain_source": [chain_source.describe()],
             "cleaning": [dataset.cleaning.to_json()],
+            "max_zero_share": [config.max_zero_share],
+            "min_level_count": [config.min_level_count],
+            "behaviour_features": [behaviour is not None],
             "dagster_run_id": [context.run_id],
         }
     )

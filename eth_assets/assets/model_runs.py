@@ -13,9 +13,12 @@ import duckdb
 import polars as pl
 from dagster import AssetExecutionContext, MetadataValue
 
+from eth_assets.datasets import with_flags
 from eth_assets.duckdb_utils import transaction
+from eth_assets.features import BEHAVIOUR_TABLE
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.tracking import TrackedRun
+from eth_assets.universe import UNIVERSE_TABLE
 
 FIT_TABLE = "clean_features_fit"
 
@@ -47,6 +50,19 @@ def replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataF
                 f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame_to_store"
             ).fetchall()
             con.unregister("frame_to_store")
+
+
+def read_flagged_features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """address_features with behaviour_features (when stored), `has_activity` and
+    `is_labelled_illicit`: the rows every model reads before its own cleaning."""
+    features = read_table(con, "address_features", "address_features")
+    universe = read_table(con, UNIVERSE_TABLE, "address_universe")
+    behaviour = (
+        read_table(con, BEHAVIOUR_TABLE, "address_features")
+        if table_exists(con, BEHAVIOUR_TABLE)
+        else None
+    )
+    return with_flags(features, universe, behaviour)
 
 
 def read_fit(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

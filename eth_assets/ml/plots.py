@@ -135,3 +135,63 @@ def sizes_plot(names: Sequence[str], sizes: Sequence[int], path: Path, title: st
     axis.margins(x=0.15)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def logloss_plot(train: Sequence[float], test: Sequence[float], path: Path) -> Path:
+    """Logloss per boosting iteration on the training and the held-out folds (fold mean)."""
+    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 3.0))
+    axis.plot(np.arange(1, len(train) + 1), train, label="training folds")
+    axis.plot(np.arange(1, len(test) + 1), test, label="held-out fold")
+    axis.set_xlabel("iteration", fontsize=8)
+    axis.set_ylabel("logloss", fontsize=8)
+    axis.tick_params(labelsize=7)
+    axis.legend(fontsize=7, frameon=False)
+    axis.set_title("CatBoost logloss over iterations (mean of the CV folds)", fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def reliability_plot(
+    labels: np.ndarray, before: np.ndarray, after: np.ndarray, path: Path, bins: int = 10
+) -> Path:
+    """Observed share of illicit accounts against the predicted probability, per decile bin,
+    before and after calibration; the diagonal is perfect calibration."""
+    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 3.6))
+    edges = np.linspace(0, 1, bins + 1)
+    for name, values in (("before calibration", before), ("after calibration", after)):
+        index = np.clip(np.digitize(values, edges) - 1, 0, bins - 1)
+        shown = [b for b in range(bins) if (index == b).any()]
+        predicted = [values[index == b].mean() for b in shown]
+        observed = [labels[index == b].mean() for b in shown]
+        axis.plot(predicted, observed, marker="o", ms=3, label=name)
+    axis.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
+    axis.set_xlabel("predicted probability", fontsize=8)
+    axis.set_ylabel("observed share illicit", fontsize=8)
+    axis.tick_params(labelsize=7)
+    axis.legend(fontsize=7, frameon=False)
+    axis.set_title("reliability of the out-of-fold probabilities", fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def shap_summary_plot(
+    values: np.ndarray, features: np.ndarray, names: Sequence[str], path: Path, top: int = 15
+) -> Path:
+    """SHAP summary (beeswarm) of the `top` features by mean |SHAP|; `features` holds the
+    numeric value of each cell for the colour (categorical columns as codes)."""
+    import shap  # imported here: slow to import, and only this plot needs it
+
+    shap.summary_plot(
+        values,
+        features,
+        feature_names=list(names),
+        max_display=top,
+        show=False,
+        plot_size=(WIDTH_INCHES, 0.3 * top + 1.2),
+    )
+    figure = plt.gcf()
+    for axis in figure.axes:
+        axis.tick_params(labelsize=7)
+    figure.suptitle("SHAP values of the final model (log-odds of illicit)", fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)

@@ -9,9 +9,6 @@ a richer behavioural feature set beside the app's three; a name and a descriptio
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +26,7 @@ from eth_assets.ml.clustering import (
     silhouette,
     ward_tree,
 )
+from eth_assets.ml.files import load_pickle, save_pickle
 
 NO_ACTIVITY_ID = 0
 NO_ACTIVITY_NAME = "no activity"
@@ -304,23 +302,12 @@ class ProfileModel:
 
     def save(self, path: Path) -> Path:
         """Pickle the model to `path` atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump(self, out)
-        os.replace(temporary, path)
-        return path
+        return save_pickle(self, path)
 
 
 def load_profile_model(path: Path) -> ProfileModel:
-    """A model written by `ProfileModel.save` (a file this project wrote; never untrusted)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no profile model at {path}: materialize investor_profiles first")
-    with path.open("rb") as handle:
-        model = pickle.load(handle)
-    if not isinstance(model, ProfileModel):
-        raise TypeError(f"{path} does not hold a ProfileModel")
-    return model
+    """A model written by `ProfileModel.save`."""
+    return load_pickle(path, ProfileModel, "investor_profiles")
 
 
 @dataclass(frozen=True)

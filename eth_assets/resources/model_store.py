@@ -18,6 +18,18 @@ class ModelStore(ConfigurableResource):
     """`<data dir>/models/<asset>/` unless `root` says otherwise."""
 
     root: str = Field(default="", description="Folder of model files; empty: <data dir>/models.")
+    published_root: str = Field(
+        default="", description="Folder of published snapshots; empty: <data dir>/published."
+    )
+
+    def published(self, name: str) -> Path:
+        """The folder of `name`'s published snapshots, created if missing."""
+        base = (
+            Path(self.published_root).resolve() if self.published_root else data_dir() / "published"
+        )
+        folder = base / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def folder(self, asset_name: str) -> Path:
         """The asset's folder, created if missing."""

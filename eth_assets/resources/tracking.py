@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import fcntl
 import math
+import pickle
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import mlflow.pyfunc
+import pandas as pd
+import polars as pl
 from dagster import ConfigurableResource
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from eth_assets import settings
 
 EXPERIMENT_PREFIX = "eth_assets"
+CHAMPION = "champion"
+MODEL_FILE = "model.pkl"  # the pickled plain model inside a logged MLflow model's artifacts
+# What a logged model needs to be loaded with mlflow.pyfunc elsewhere.
+MODEL_REQUIREMENTS = ["eth_assets", "catboost", "scikit-learn", "polars", "numpy", "pandas"]
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one parameter value
 
 
@@ -80,6 +90,28 @@ class TrackedRun:
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         """A file (plot, table, model) into the run's artifact store."""
         self.client.log_artifact(self.run_id, str(path), folder)
+
+
+class PlainModelPyfunc(mlflow.pyfunc.PythonModel):
+    """An MLflow pyfunc around a pickled model object of this project that has `score(frame)`
+    (Polars in, Polars out): `mlflow.pyfunc.load_model(...).predict(pandas_frame)` works."""
+
+    def load_context(self, context) -> None:
+        with open(context.artifacts["model"], "rb") as handle:
+            self.model = pickle.load(handle)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.model.score(pl.from_pandas(model_input)).to_pandas()
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One version of a registered model and the run that logged it."""
+
+    name: str
+    version: int
+    run_id: str
+    metrics: dict[str, float]
 
 
 class MlflowTracker(ConfigurableResource):
@@ -157,3 +189,63 @@ class MlflowTracker(ConfigurableResource):
             client.set_terminated(run.info.run_id, status="FAILED")
             raise
         client.set_terminated(run.info.run_id, status="FINISHED")
+
+    def log_model(self, run: TrackedRun, model_file: Path, registered_name: str) -> int:
+        """Log a pickled model (with `score`) as an MLflow pyfunc model under `model/` of the
+        run and register it as a new version of `registered_name`; the version number."""
+        client = run.client
+        with tempfile.TemporaryDirectory() as folder:
+            saved = Path(folder) / "model"
+            mlflow.pyfunc.save_model(
+                path=str(saved),
+                python_model=PlainModelPyfunc(),
+                artifacts={"model": str(model_file)},
+                pip_requirements=MODEL_REQUIREMENTS,
+            )
+            client.log_artifacts(run.run_id, str(saved), "model")
+        try:
+            client.create_registered_model(registered_name)
+        except MlflowException as error:
+            if "already exists" not in str(error).lower():
+                raise
+        source = f"{client.get_run(run.run_id).info.artifact_uri}/model"
+        version = client.create_model_version(registered_name, source, run_id=run.run_id)
+        return int(version.version)
+
+    def version(self, registered_name: str, which: str) -> RegisteredVersion | None:
+        """A version by number, or by alias (e.g. `champion`); None when there is none."""
+        client = self.client()
+        try:
+            found = (
+                client.get_model_version(registered_name, which)
+                if which.isdigit()
+                else client.get_model_version_by_alias(registered_name, which)
+            )
+        except MlflowException:
+            return None
+        metrics = client.get_run(found.run_id).data.metrics if found.run_id else {}
+        return RegisteredVersion(registered_name, int(found.version), found.run_id, dict(metrics))
+
+    def set_alias(self, registered_name: str, alias: str, version: int) -> None:
+        self.client().set_registered_model_alias(registered_name, alias, str(version))
+
+    def load_model(self, registered_name: str, which: str) -> tuple[object, RegisteredVersion]:
+        """The plain model object of a registered version (number or alias) and the version."""
+        found = self.version(registered_name, which)
+        if found is None:
+            raise LookupError(
+                f"the MLflow registry at {self.resolved_uri()} has no version {which!r} of "
+                f"{registered_name!r}: materialize illicit_classifier first, or point "
+                "MLFLOW_TRACKING_URI at the store that has it"
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            local = self.client().download_artifacts(found.run_id, "model", folder)
+            path = Path(local) / "artifacts" / MODEL_FILE
+            if not path.is_file():
+                candidates = list(Path(local).rglob("*.pkl"))
+                if len(candidates) != 1:
+                    raise FileNotFoundError(f"no pickled model in {local} of version {which}")
+                path = candidates[0]
+            with path.open("rb") as handle:
+                model = pickle.load(handle)
+        return model, found

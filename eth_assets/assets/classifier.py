@@ -1,0 +1,415 @@
+"""The illicit-account classifier: training set, CatBoost with CV, the registry's champion, and
+the model comparison on the same folds."""
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from eth_assets.assets.datasets import clean_features
+from eth_assets.assets.metadata import markdown_table
+from eth_assets.assets.model_runs import (
+    mlflow_metadata,
+    plot_metadata,
+    read_fit,
+    read_flagged_features,
+    read_table,
+    replace_tables,
+    run_tags,
+)
+from eth_assets.assets.profiles import investor_profiles
+from eth_assets.datasets import (
+    read_label_file,
+    rules_of_fit,
+    training_labels,
+    training_rows,
+)
+from eth_assets.ml.classifier import (
+    GRIDS,
+    METRICS,
+    ClassifierSettings,
+    load_illicit_model,
+    stratified_folds,
+    train_illicit_classifier,
+)
+from eth_assets.ml.comparison import compare_models
+from eth_assets.ml.comparison import markdown as comparison_markdown
+from eth_assets.ml.plots import logloss_plot, reliability_plot, shap_summary_plot
+from eth_assets.resources.chain_sources import ChainSource
+from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.tracking import CHAMPION, MlflowTracker
+from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+
+REGISTERED_MODEL = "eth_assets.illicit_classifier"
+GATE_CHECK = "illicit_classifier_champion_gate"
+
+
+class TrainingSetConfig(Config):
+    """Which addresses are labelled illicit or normal, and which of them train the model."""
+
+    label_file: str = Field(
+        "",
+        description="CSV/Parquet with `address` and `label_column`. Empty: the chain source's "
+        "address file (the real sample's accounts.csv), if it has that column.",
+    )
+    label_column: str = Field("farrugia_flag", description="Column of the label file.")
+    illicit_values: list[str] = Field(["1"], description="Values of label_column for illicit.")
+    normal_values: list[str] = Field(["0"], description="Values of label_column for normal.")
+    include_inactive: bool = Field(
+        False,
+        description="Train on accounts without any transaction or token transfer before as_of "
+        "too (list artefacts: the model then learns 'empty → illicit').",
+    )
+    folds: int = Field(10, description="Stratified cross-validation folds (k).")
+    seed: int = Field(0, description="Seed of the fold assignment.")
+
+
+@asset(
+    deps=[clean_features],
+    group_name="classifier",
+    kinds={"duckdb"},
+    tags=WAREHOUSE_TAG,
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def training_set(
+    config: TrainingSetConfig, chain_source: ChainSource, warehouse: DuckDBWarehouse
+) -> MaterializeResult:
+    """Labelled addresses with their fold: who trains and tests the classifier, and who not."""
+    with warehouse.connect(read_only=True) as con:
+        cleaned = read_table(con, "clean_features", "clean_features")
+    listed = chain_source.default_address_file()
+    path = Path(config.label_file) if config.label_file else (Path(listed[0]) if listed else None)
+    label_file = read_label_file(path) if path else None
+    labels = training_labels(
+        cleaned.select("address", "is_labelled_illicit"),
+        label_file,
+        config.label_column,
+        tuple(config.illicit_values),
+        tuple(config.normal_values),
+    )
+    table = (
+        cleaned.select("address", "has_activity")
+        .join(labels.frame, on="address", how="inner")
+        .with_columns(
+            in_training=pl.col("has_activity") | pl.lit(config.include_inactive),
+            label_rule=pl.lit(labels.rule),
+        )
+        .sort("address")
+    )
+    training = table.filter(pl.col("in_training"))
+    folds = stratified_folds(training["label"].to_numpy(), config.folds, config.seed)
+    table = table.join(
+        training.select("address").with_columns(fold=pl.Series(folds, dtype=pl.Int32)),
+        on="address",
+        how="left",
+    )
+    with warehouse.connect() as con:
+        replace_tables(con, {"training_set": table})
+    counts = (
+        table.group_by("label")
+        .agg(
+            labelled=pl.len(),
+            without_activity=(~pl.col("has_activity")).sum(),
+            in_training=pl.col("in_training").sum(),
+        )
+        .sort("label")
+        .with_columns(pl.col("label").replace_strict({0: "normal", 1: "illicit"}))
+    )
+    left_out = pl.DataFrame(
+        {"reason": list(labels.left_out), "addresses": list(labels.left_out.values())},
+        schema={"reason": pl.Utf8, "addresses": pl.Int64},
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "label_rule": labels.rule,
+            "label_file": str(path) if path else "none",
+            "class_counts": MetadataValue.md(markdown_table(counts)),
+            "left_out": MetadataValue.md(markdown_table(left_out)),
+            "training_rows": training.height,
+            "folds": config.folds,
+        }
+    )
+
+
+class IllicitClassifierConfig(Config):
+    """Grid, seed, threads, calibration bands and the champion gate."""
+
+    grid: str = Field("small", description=f"CatBoost grid: one of {sorted(GRIDS)}.")
+    seed: int = Field(0, description="Seed of CatBoost and the inner validation split.")
+    threads: int = Field(2, description="CatBoost threads.")
+    validation_share: float = Field(0.2, description="Inner validation share for the grid.")
+    paper_table_folds: list[int] = Field([3, 4, 5, 10], description="k of the paper's table.")
+    medium_from: float = Field(0.25, description="Calibrated probability where 'medium' starts.")
+    critical_from: float = Field(0.9, description="Calibrated probability where 'critical' starts.")
+    auc_floor: float = Field(0.8, description="The champion needs at least this CV ROC-AUC.")
+    profile_variant: bool = Field(True, description="Also CV with the investor profile feature.")
+
+
+def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]:
+    model = run.model
+    sample = frame.sample(min(frame.height, 2000), seed=0)
+    shap = model.shap_values(sample)
+    cleaned = model.cleaning.apply(sample, keep=())
+    colour = cleaned.with_columns(pl.col(pl.Utf8).cast(pl.Categorical).to_physical())
+    return {
+        "shap_summary": shap_summary_plot(
+            shap,
+            colour.to_numpy().astype(float),
+            model.features,
+            models.plot_path("illicit_classifier", "shap_summary"),
+        ),
+        "logloss": logloss_plot(
+            run.cv.train_logloss,
+            run.cv.test_logloss,
+            models.plot_path("illicit_classifier", "logloss"),
+        ),
+        "reliability": reliability_plot(
+            labels,
+            run.cv.out_of_fold,
+            run.calibration.calibrate(run.cv.out_of_fold),
+            models.plot_path("illicit_classifier", "reliability"),
+        ),
+    }
+
+
+@asset(
+    deps=[training_set, investor_profiles],
+    group_name="classifier",
+    kinds={"catboost", "mlflow"},
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[
+        AssetCheckSpec(
+            GATE_CHECK,
+            asset="illicit_classifier",
+            blocking=True,
+            description="The new model's CV ROC-AUC is above the floor and at least the "
+            "registered champion's; only then does the alias `champion` move to it.",
+        )
+    ],
+)
+def illicit_classifier(
+    context: AssetExecutionContext,
+    config: IllicitClassifierConfig,
+    warehouse: DuckDBWarehouse,
+    tracker: MlflowTracker,
+    models: ModelStore,
+) -> MaterializeResult:
+    """CatBoost, grid on inner validation, k-fold CV, calibrated, registered; champion gated."""
+    with warehouse.connect(read_only=True) as con:
+        flagged = read_flagged_features(con)
+        training = read_table(con, "training_set", "training_set")
+        assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
+        fit = read_fit(con)
+    frame, labels, folds = training_rows(flagged, training)
+    profiles = (
+        frame.select("address").join(assigned, on="address", how="left")["profile_id"]
+    ).to_numpy()
+    settings = ClassifierSettings(
+        grid=GRIDS[config.grid],
+        folds=int(folds.max()) + 1,
+        seed=config.seed,
+        threads=config.threads,
+        validation_share=config.validation_share,
+    )
+    run = train_illicit_classifier(
+        frame,
+        labels,
+        folds,
+        rules_of_fit(fit),
+        settings,
+        {"medium": config.medium_from, "critical": config.critical_from},
+        fit["as_of"],
+        fit["chain_source"],
+        tuple(config.paper_table_folds),
+        profiles.astype(str) if config.profile_variant else None,
+    )
+    summary = run.cv.summary()
+    folder = models.folder("illicit_classifier")
+    model_path = run.model.save(folder / "model.pkl")
+    plots = _classifier_plots(run, frame, labels, models)
+    with warehouse.connect() as con:
+        replace_tables(
+            con,
+            {
+                "illicit_classifier_folds": run.cv.folds,
+                "illicit_classifier_importance": run.cv.importance,
+                "illicit_classifier_paper_table": run.paper_table,
+            },
+        )
+    champion = tracker.version(REGISTERED_MODEL, CHAMPION)
+    champion_auc = champion.metrics.get("cv_roc_auc") if champion else None
+    passed = summary["roc_auc"] >= config.auc_floor and (
+        champion_auc is None or summary["roc_auc"] >= champion_auc
+    )
+    metrics = {f"cv_{k}": v for k, v in summary.items()}
+    metrics |= {
+        "brier_before_calibration": run.calibration.brier_before,
+        "brier_after_calibration": run.calibration.brier_after,
+        "threshold": run.calibration.threshold,
+        "training_rows": float(frame.height),
+        "illicit": float(run.class_counts["illicit"]),
+        "normal": float(run.class_counts["normal"]),
+        "cv_seconds": run.cv.seconds,
+    }
+    for row in run.paper_table.iter_rows(named=True):
+        metrics |= {f"cv{row['folds']}_{m}": row[m] for m in METRICS}
+    metrics |= {f"profile_variant_cv_{k}": v for k, v in run.profile_variant.items()}
+    tags = run_tags(context, fit["as_of"], fit["chain_source"])
+    with tracker.start_run("illicit_classifier", f"catboost {config.grid} grid", tags) as tracked:
+        tracked.log_params(
+            {
+                **config.model_dump(),
+                **{f"final_{k}": v for k, v in run.model.params.items()},
+                "features": ",".join(run.model.features),
+                "label_rule": training["label_rule"][0],
+                "calibration": "isotonic regression on out-of-fold probabilities",
+                "threshold_rule": run.calibration.threshold_rule,
+                "bands": ", ".join(f"{n} ≥ {b:.3f}" for n, b in run.calibration.bands),
+            }
+        )
+        tracked.log_metrics(metrics)
+        for row in run.cv.folds.iter_rows(named=True):
+            tracked.log_metrics({f"fold_{m}": row[m] for m in METRICS}, step=row["fold"])
+        for step, (train, test) in enumerate(
+            zip(run.cv.train_logloss, run.cv.test_logloss, strict=True)
+        ):
+            if step % 10 == 0:
+                tracked.log_metrics({"logloss_train": train, "logloss_test": test}, step=step)
+        for path in plots.values():
+            tracked.log_artifact(path, "plots")
+        importance = folder / "importance.csv"
+        run.cv.importance.write_csv(importance)
+        tracked.log_artifact(importance, "tables")
+        version = tracker.log_model(tracked, model_path, REGISTERED_MODEL)
+        decision = (
+            f"version {version} becomes champion"
+            if passed
+            else f"version {version} stays a candidate: CV ROC-AUC {summary['roc_auc']:.4f} "
+            f"against the floor {config.auc_floor} and champion "
+            + (f"{champion_auc:.4f}" if champion_auc is not None else "none")
+        )
+        tracked.set_tags({"champion_decision": decision, "registered_version": version})
+    if passed:
+        tracker.set_alias(REGISTERED_MODEL, CHAMPION, version)
+    table = run.cv.folds.select("fold", "rows", "illicit", *METRICS)
+    headline = {f"cv_{m}": MetadataValue.float(summary[m]) for m in METRICS}
+    return MaterializeResult(
+        check_results=[
+            AssetCheckResult(
+                check_name=GATE_CHECK,
+                passed=passed,
+                metadata={
+                    "cv_roc_auc": summary["roc_auc"],
+                    "champion_cv_roc_auc": champion_auc if champion_auc is not None else -1.0,
+                    "floor": config.auc_floor,
+                    "decision": decision,
+                },
+            )
+        ],
+        metadata={
+            "dagster/row_count": frame.height,
+            **headline,
+            "cv": MetadataValue.md(
+                " · ".join(f"{m} {summary[m]:.4f} ± {summary[m + '_sd']:.4f}" for m in METRICS)
+            ),
+            "class_counts": MetadataValue.json(run.class_counts),
+            "folds": MetadataValue.md(markdown_table(table)),
+            "paper_table": MetadataValue.md(
+                markdown_table(run.paper_table.select("folds", *METRICS))
+            ),
+            "profile_variant": MetadataValue.json(run.profile_variant),
+            "importance": MetadataValue.md(markdown_table(run.cv.importance)),
+            "threshold": run.calibration.threshold,
+            "bands": MetadataValue.md(
+                markdown_table(
+                    pl.DataFrame(run.calibration.bands, schema=["band", "from"], orient="row")
+                )
+            ),
+            "brier_before": run.calibration.brier_before,
+            "brier_after": run.calibration.brier_after,
+            "registered_version": version,
+            "champion_decision": decision,
+            "model": MetadataValue.path(str(model_path)),
+            **plot_metadata(plots),
+            **mlflow_metadata(tracked),
+        },
+    )
+
+
+class ModelComparisonConfig(Config):
+    """Which CatBoost parameters the comparison uses, and threads."""
+
+    seed: int = Field(0, description="Seed of every model.")
+    threads: int = Field(2, description="Threads of the models that use several.")
+
+
+@asset(
+    deps=[illicit_classifier],
+    group_name="classifier",
+    kinds={"scikitlearn", "mlflow"},
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def model_comparison(
+    context: AssetExecutionContext,
+    config: ModelComparisonConfig,
+    warehouse: DuckDBWarehouse,
+    tracker: MlflowTracker,
+    models: ModelStore,
+) -> MaterializeResult:
+    """The paper's baselines, LightGBM, XGBoost and CatBoost on the classifier's folds."""
+    with warehouse.connect(read_only=True) as con:
+        flagged = read_flagged_features(con)
+        training = read_table(con, "training_set", "training_set")
+        assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
+        fit = read_fit(con)
+    frame, labels, folds = training_rows(flagged, training)
+    profiles = frame.select("address").join(assigned, on="address", how="left")["profile_id"]
+    classifier = models.folder("illicit_classifier") / "model.pkl"
+    params = load_illicit_model(classifier).params
+    comparison = compare_models(
+        frame,
+        labels,
+        folds,
+        rules_of_fit(fit),
+        params,
+        config.seed,
+        config.threads,
+        profiles.to_numpy().astype(str),
+    )
+    table_md = comparison_markdown(comparison.table)
+    with warehouse.connect() as con:
+        replace_tables(con, {"model_comparison": comparison.table})
+    path = models.folder("model_comparison") / "comparison.md"
+    path.write_text(table_md + "\n", encoding="utf-8")
+    tags = run_tags(context, fit["as_of"], fit["chain_source"])
+    with tracker.start_run("model_comparison", f"{len(comparison.table)} models", tags) as run:
+        run.log_params({**config.model_dump(), **{f"catboost_{k}": v for k, v in params.items()}})
+        for row in comparison.table.iter_rows(named=True):
+            key = row["model"].lower().replace(" ", "_").replace("(", "").replace(")", "")
+            key = key.replace("+", "plus")
+            run.log_metrics(
+                {f"{key}_{m}": row[m] for m in ("accuracy", "roc_auc", "f1", "fit_seconds")}
+            )
+        run.log_artifact(path, "tables")
+    best = comparison.table.sort("roc_auc", descending=True).row(0, named=True)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": comparison.table.height,
+            "comparison": MetadataValue.md(table_md),
+            "best_by_roc_auc": best["model"],
+            "folds": int(np.max(folds)) + 1,
+            **mlflow_metadata(run),
+        }
+    )

@@ -1,0 +1,141 @@
+"""Per-address scores, published as an immutable snapshot for the address page and the API."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from eth_assets import settings
+from eth_assets.assets.classifier import REGISTERED_MODEL, illicit_classifier
+from eth_assets.assets.datasets import clean_features
+from eth_assets.assets.metadata import markdown_table
+from eth_assets.assets.model_runs import (
+    read_fit,
+    read_flagged_features,
+    read_table,
+    replace_tables,
+    table_exists,
+)
+from eth_assets.assets.profiles import investor_profiles
+from eth_assets.ml.classifier import IllicitModel, load_illicit_model
+from eth_assets.ml.scoring import score_addresses
+from eth_assets.publish import publish_snapshot
+from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.tracking import MlflowTracker
+from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+
+
+class AddressScoresConfig(Config):
+    """Which model scores the addresses."""
+
+    model: str = Field(
+        "",
+        description="`champion` (the registry alias), a registered version number, or `local` "
+        "(the latest illicit_classifier file of this data dir). Empty: "
+        f"${settings.SCORING_MODEL_ENV}, else champion.",
+    )
+    reasons: int = Field(3, description="SHAP reasons per address.")
+
+
+def _model(which: str, tracker: MlflowTracker, models: ModelStore) -> tuple[IllicitModel, str]:
+    """The model and how it is named in the scores (registry version or local file)."""
+    if which == "local":
+        path = models.folder("illicit_classifier") / "model.pkl"
+        return load_illicit_model(path), f"local {path}"
+    model, version = tracker.load_model(REGISTERED_MODEL, which)
+    if not isinstance(model, IllicitModel):
+        raise TypeError(f"{REGISTERED_MODEL} version {version.version} is not an IllicitModel")
+    return model, f"{REGISTERED_MODEL} v{version.version}"
+
+
+@asset(
+    deps=[clean_features, investor_profiles, illicit_classifier],
+    group_name="scores",
+    kinds={"parquet", "duckdb"},
+    tags=WAREHOUSE_TAG,
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def address_scores(
+    context: AssetExecutionContext,
+    config: AddressScoresConfig,
+    warehouse: DuckDBWarehouse,
+    tracker: MlflowTracker,
+    models: ModelStore,
+) -> MaterializeResult:
+    """Calibrated illicit probability, band, profile and reasons for every address."""
+    which = config.model or settings.scoring_model()
+    model, model_name = _model(which, tracker, models)
+    with warehouse.connect(read_only=True) as con:
+        flagged = read_flagged_features(con).sort("address")
+        assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
+        fit = read_fit(con)
+        training = (
+            read_table(con, "training_set", "training_set")
+            if table_exists(con, "training_set")
+            else None
+        )
+    known = flagged["is_labelled_illicit"].to_numpy()
+    if training is not None:
+        illicit = set(training.filter(pl.col("label") == 1)["address"].to_list())
+        known = flagged["address"].is_in(list(illicit)).to_numpy() | known
+    scores = score_addresses(
+        model, flagged, flagged["has_activity"].to_numpy(), known, config.reasons
+    )
+    published_at = datetime.now(UTC)
+    scores = (
+        scores.join(
+            assigned.select("address", "profile_id", "profile_name"), on="address", how="left"
+        )
+        .with_columns(
+            is_labelled_illicit=flagged["is_labelled_illicit"],
+            model=pl.lit(model_name),
+            model_as_of=pl.lit(model.as_of),
+            model_chain_source=pl.lit(model.chain_source),
+            as_of=pl.lit(fit["as_of"]),
+            chain_source=pl.lit(fit["chain_source"]),
+            scored_at=pl.lit(published_at),
+        )
+        .sort("address")
+    )
+    with warehouse.connect() as con:
+        replace_tables(con, {"address_scores": scores})
+    name = f"{published_at:%Y%m%dT%H%M%S}-{context.run_id[:8]}"
+    path = publish_snapshot(
+        scores,
+        models.published("address_scores"),
+        name,
+        {
+            "model": model_name,
+            "as_of": fit["as_of"],
+            "chain_source": fit["chain_source"],
+            "dagster_run_id": context.run_id,
+            "published_at": published_at.isoformat(),
+            "bands": [list(b) for b in model.calibration.bands],
+            "threshold": model.calibration.threshold,
+        },
+    )
+    bands = scores.group_by("band").len().sort("len", descending=True)
+    active = scores.filter(pl.col("has_activity"))
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": scores.height,
+            "model": model_name,
+            "as_of": fit["as_of"],
+            "flagged": int(scores["is_flagged"].sum()),
+            "mean_probability": float(np.nanmean(active["probability"].to_numpy()))
+            if active.height
+            else float("nan"),
+            "bands": MetadataValue.md(markdown_table(bands)),
+            "snapshot": MetadataValue.path(str(path)),
+            "pointer": MetadataValue.path(str(path.parent / "current.json")),
+        }
+    )

@@ -1,0 +1,61 @@
+"""Scores for every address: calibrated probability, decision, band and reasons in words."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from eth_assets.ml.classifier import IllicitModel
+from eth_assets.ml.explain import explain_rows
+
+NO_ACTIVITY_BAND = "no activity"
+
+
+def score_addresses(
+    model: IllicitModel,
+    frame: pl.DataFrame,
+    active: np.ndarray,
+    known_illicit: np.ndarray,
+    reasons: int = 3,
+) -> pl.DataFrame:
+    """One row per row of `frame` (address + the features the model's cleaning needs).
+
+    Active addresses get the calibrated probability, the decision at the model's threshold, the
+    risk band and the top `reasons` SHAP reasons as sentences, with percentiles among the
+    scored (active) addresses and among the known illicit ones (`known_illicit`). Addresses
+    without activity get the band "no activity" and no behavioural score.
+    """
+    scored_rows = np.flatnonzero(active)
+    part = frame[scored_rows]
+    scores = model.score(part)
+    shap = model.shap_values(part)
+    cleaned = model.cleaning.apply(part, keep=())
+    values = {name: cleaned[name].to_numpy() for name in model.features}
+    explained = explain_rows(shap, model.features, values, known_illicit[scored_rows], reasons)
+    n = frame.height
+    probability = np.full(n, np.nan)
+    raw = np.full(n, np.nan)
+    flagged = np.zeros(n, dtype=bool)
+    band = np.full(n, NO_ACTIVITY_BAND, dtype=object)
+    sentences: list[list[str]] = [[] for _ in range(n)]
+    features: list[list[str]] = [[] for _ in range(n)]
+    probability[scored_rows] = scores["probability"].to_numpy()
+    raw[scored_rows] = scores["raw_probability"].to_numpy()
+    flagged[scored_rows] = scores["is_flagged"].to_numpy()
+    band[scored_rows] = scores["band"].to_numpy()
+    for row, found in zip(scored_rows, explained, strict=True):
+        sentences[row] = [reason.sentence() for reason in found]
+        features[row] = [reason.feature for reason in found]
+    return pl.DataFrame(
+        {
+            "address": frame["address"],
+            "has_activity": active,
+            "probability": pl.Series(probability).fill_nan(None),
+            "raw_probability": pl.Series(raw).fill_nan(None),
+            "is_flagged": flagged,
+            "band": band.astype(str),
+            "threshold": np.full(n, model.calibration.threshold),
+            "reasons": pl.Series(sentences, dtype=pl.List(pl.Utf8)),
+            "reason_features": pl.Series(features, dtype=pl.List(pl.Utf8)),
+        }
+    )
