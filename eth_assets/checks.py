@@ -1,7 +1,16 @@
 """Asset checks: what would silently poison the features and models if it went unnoticed."""
 
+from collections.abc import Iterator
+
 import polars as pl
-from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, asset_check
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    asset_check,
+    multi_asset_check,
+)
 
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
@@ -11,64 +20,96 @@ from eth_assets.resources.lake import ParquetLake
 ADDRESS_PATTERN = "^0x[0-9a-f]{40}$"
 
 
-def _scalar(lake: ParquetLake, table: str, expression: str) -> int:
+def _scalar(con, lake: ParquetLake, table: str, expression: str) -> int:
     """One aggregate over a raw table's lake files."""
+    row = con.execute(f"SELECT {expression} FROM ({lake.relation_sql(table)})").fetchall()
+    return int(row[0][0] or 0) if row else 0
+
+
+RAW_CHECKS = [
+    AssetCheckSpec(
+        "raw_transactions_unique_hashes",
+        asset=raw_transactions,
+        description="No transaction hash appears twice in the lake.",
+    ),
+    AssetCheckSpec(
+        "raw_transactions_valid_addresses",
+        asset=raw_transactions,
+        description="Every address is lower-case 0x + 40 hex.",
+    ),
+    AssetCheckSpec(
+        "raw_transactions_creations_have_contract",
+        asset=raw_transactions,
+        description="Contract creations (NULL to_address) name the created contract.",
+    ),
+    AssetCheckSpec(
+        "raw_token_transfers_valid_addresses",
+        asset=raw_token_transfers,
+        description="Every token/from/to address is valid.",
+    ),
+]
+
+
+# One step for the four raw checks: each step is a process that loads the code location, so
+# four separate checks cost four process starts for four queries of milliseconds.
+@multi_asset_check(specs=RAW_CHECKS, description="Data quality of the raw lake tables.")
+def raw_data_quality(lake: ParquetLake) -> Iterator[AssetCheckResult]:
     con = connect()
     try:
-        row = con.execute(f"SELECT {expression} FROM ({lake.relation_sql(table)})").fetchone()
+        duplicates = _scalar(con, lake, "transactions", "count(*) - count(DISTINCT hash)")
+        invalid_transactions = _scalar(
+            con,
+            lake,
+            "transactions",
+            f"count(*) FILTER (WHERE NOT regexp_full_match(from_address, '{ADDRESS_PATTERN}') "
+            f"OR (to_address IS NOT NULL "
+            f"AND NOT regexp_full_match(to_address, '{ADDRESS_PATTERN}')))",
+        )
+        missing = _scalar(
+            con,
+            lake,
+            "transactions",
+            "count(*) FILTER (WHERE to_address IS NULL AND receipt_contract_address IS NULL "
+            "AND coalesce(receipt_status, 1) = 1)",
+        )
+        invalid_transfers = _scalar(
+            con,
+            lake,
+            "token_transfers",
+            "count(*) FILTER (WHERE NOT ("
+            + " AND ".join(
+                f"regexp_full_match({column}, '{ADDRESS_PATTERN}')"
+                for column in ("token_address", "from_address", "to_address")
+            )
+            + "))",
+        )
     finally:
         con.close()
-    return int(row[0] or 0) if row else 0
-
-
-@asset_check(asset=raw_transactions, description="No transaction hash appears twice in the lake.")
-def raw_transactions_unique_hashes(lake: ParquetLake) -> AssetCheckResult:
-    duplicates = _scalar(lake, "transactions", "count(*) - count(DISTINCT hash)")
-    return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_rows": duplicates})
-
-
-@asset_check(asset=raw_transactions, description="Every address is lower-case 0x + 40 hex.")
-def raw_transactions_valid_addresses(lake: ParquetLake) -> AssetCheckResult:
-    invalid = _scalar(
-        lake,
-        "transactions",
-        f"count(*) FILTER (WHERE NOT regexp_full_match(from_address, '{ADDRESS_PATTERN}') "
-        f"OR (to_address IS NOT NULL AND NOT regexp_full_match(to_address, '{ADDRESS_PATTERN}')))",
+    yield AssetCheckResult(
+        asset_key=raw_transactions.key,
+        check_name="raw_transactions_unique_hashes",
+        passed=duplicates == 0,
+        metadata={"duplicate_rows": duplicates},
     )
-    return AssetCheckResult(passed=invalid == 0, metadata={"invalid_rows": invalid})
-
-
-@asset_check(
-    asset=raw_transactions,
-    description="Contract creations (NULL to_address) name the created contract.",
-)
-def raw_transactions_creations_have_contract(lake: ParquetLake) -> AssetCheckResult:
-    missing = _scalar(
-        lake,
-        "transactions",
-        "count(*) FILTER (WHERE to_address IS NULL AND receipt_contract_address IS NULL "
-        "AND coalesce(receipt_status, 1) = 1)",
+    yield AssetCheckResult(
+        asset_key=raw_transactions.key,
+        check_name="raw_transactions_valid_addresses",
+        passed=invalid_transactions == 0,
+        metadata={"invalid_rows": invalid_transactions},
     )
-    return AssetCheckResult(
+    yield AssetCheckResult(
+        asset_key=raw_transactions.key,
+        check_name="raw_transactions_creations_have_contract",
         passed=missing == 0,
         severity=AssetCheckSeverity.WARN,
         metadata={"creations_without_contract": missing},
     )
-
-
-@asset_check(asset=raw_token_transfers, description="Every token/from/to address is valid.")
-def raw_token_transfers_valid_addresses(lake: ParquetLake) -> AssetCheckResult:
-    invalid = _scalar(
-        lake,
-        "token_transfers",
-        "count(*) FILTER (WHERE NOT ("
-        + " AND ".join(
-            f"regexp_full_match({column}, '{ADDRESS_PATTERN}')"
-            for column in ("token_address", "from_address", "to_address")
-        )
-        + "))",
+    yield AssetCheckResult(
+        asset_key=raw_token_transfers.key,
+        check_name="raw_token_transfers_valid_addresses",
+        passed=invalid_transfers == 0,
+        metadata={"invalid_rows": invalid_transfers},
     )
-    return AssetCheckResult(passed=invalid == 0, metadata={"invalid_rows": invalid})
 
 
 @asset_check(asset=illicit_labels, description="Labels are present and every address is valid.")
@@ -83,10 +124,4 @@ def illicit_labels_not_empty(lake: ParquetLake) -> AssetCheckResult:
 
 def all_checks() -> list[AssetChecksDefinition]:
     """Every asset check of the code location."""
-    return [
-        raw_transactions_unique_hashes,
-        raw_transactions_valid_addresses,
-        raw_transactions_creations_have_contract,
-        raw_token_transfers_valid_addresses,
-        illicit_labels_not_empty,
-    ]
+    return [raw_data_quality, illicit_labels_not_empty]

@@ -16,7 +16,7 @@ import polars as pl
 
 from eth_assets.features import BEHAVIOUR_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, ether_supply
-from eth_assets.ml.profiles import source_columns
+from eth_assets.ml.profile_features import source_columns
 
 # Columns that pass through the cleaning untouched and are never features.
 PASS_THROUGH = ("address", "is_labelled_illicit", "has_activity")

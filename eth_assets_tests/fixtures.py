@@ -352,6 +352,8 @@ def resource_set(
             tracking_uri=f"sqlite:///{folder / 'mlflow' / 'mlflow.db'}",
             artifact_root=str(folder / "mlflow" / "artifacts"),
         ),
-        "models": ModelStore(root=str(folder / "models")),
+        "models": ModelStore(
+            root=str(folder / "models"), published_root=str(folder / "published")
+        ),
         **entries,
     }

@@ -1,4 +1,8 @@
-"""Exploratory analysis of the cleaned features: the K-means elbow and a 2-D t-SNE map."""
+"""Exploratory analysis of the cleaned features: the K-means elbow and a 2-D t-SNE map.
+
+scikit-learn, openTSNE and matplotlib are imported inside the assets: every step process loads
+the whole code location, and these libraries cost seconds to import.
+"""
 
 import numpy as np
 import polars as pl
@@ -11,7 +15,6 @@ from dagster import (
     asset,
 )
 from pydantic import Field
-from sklearn.cluster import KMeans
 
 from eth_assets.assets.datasets import clean_features
 from eth_assets.assets.metadata import markdown_table
@@ -24,10 +27,6 @@ from eth_assets.assets.model_runs import (
     run_tags,
 )
 from eth_assets.ml.cleaning import Cleaning, cleaning_from_json
-from eth_assets.ml.clustering import elbow_analysis as fit_elbow
-from eth_assets.ml.embedding import log_standardise
-from eth_assets.ml.embedding import tsne_embedding as embed
-from eth_assets.ml.plots import elbow_plot, embedding_plot
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse
@@ -43,6 +42,8 @@ def _load(warehouse: DuckDBWarehouse) -> tuple[pl.DataFrame, Cleaning, dict[str,
 
 def _matrix(frame: pl.DataFrame, cleaning: Cleaning) -> np.ndarray:
     """The numeric features, log-standardised (the scale t-SNE and K-means see)."""
+    from eth_assets.ml.embedding import log_standardise
+
     return log_standardise(frame.select(cleaning.numeric_features).to_numpy().astype(float))
 
 
@@ -68,6 +69,9 @@ def elbow_analysis(
     models: ModelStore,
 ) -> MaterializeResult:
     """K-means inertia (k = 1…10) and silhouette (k = 2…10); k chosen at the inertia knee."""
+    from eth_assets.ml.clustering import elbow_analysis as fit_elbow
+    from eth_assets.ml.plots import elbow_plot
+
     frame, cleaning, fit = _load(warehouse)
     matrix = _matrix(frame, cleaning)
     result = fit_elbow(matrix, config.k_max, config.seed, config.silhouette_sample)
@@ -148,6 +152,11 @@ def tsne_embedding(
     models: ModelStore,
 ) -> MaterializeResult:
     """2-D t-SNE map of the cleaned features, coloured by label and by K-means cluster."""
+    from sklearn.cluster import KMeans
+
+    from eth_assets.ml.embedding import tsne_embedding as embed
+    from eth_assets.ml.plots import embedding_plot
+
     frame, cleaning, fit = _load(warehouse)
     with warehouse.connect(read_only=True) as con:
         elbow = read_table(con, "elbow_analysis", "elbow_analysis")

@@ -1,5 +1,9 @@
 """The illicit-account classifier: training set, CatBoost with CV, the registry's champion, and
-the model comparison on the same folds."""
+the model comparison on the same folds.
+
+CatBoost, scikit-learn, LightGBM, XGBoost and matplotlib are imported inside the assets: every
+step process loads the whole code location, and these libraries cost seconds to import.
+"""
 
 from pathlib import Path
 
@@ -35,17 +39,6 @@ from eth_assets.datasets import (
     training_labels,
     training_rows,
 )
-from eth_assets.ml.classifier import (
-    GRIDS,
-    METRICS,
-    ClassifierSettings,
-    load_illicit_model,
-    stratified_folds,
-    train_illicit_classifier,
-)
-from eth_assets.ml.comparison import compare_models
-from eth_assets.ml.comparison import markdown as comparison_markdown
-from eth_assets.ml.plots import logloss_plot, reliability_plot, shap_summary_plot
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import CHAMPION, MlflowTracker
@@ -53,6 +46,9 @@ from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
 
 REGISTERED_MODEL = "eth_assets.illicit_classifier"
 GATE_CHECK = "illicit_classifier_champion_gate"
+# The classifier is the longest path to the scores: when steps wait for a free slot of the
+# executor, its steps go first.
+FIRST = {"dagster/priority": "1"}
 
 
 class TrainingSetConfig(Config):
@@ -80,12 +76,15 @@ class TrainingSetConfig(Config):
     group_name="classifier",
     kinds={"duckdb"},
     tags=WAREHOUSE_TAG,
+    op_tags=FIRST,
     backfill_policy=BackfillPolicy.single_run(),
 )
 def training_set(
     config: TrainingSetConfig, chain_source: ChainSource, warehouse: DuckDBWarehouse
 ) -> MaterializeResult:
     """Labelled addresses with their fold: who trains and tests the classifier, and who not."""
+    from eth_assets.ml.classifier import stratified_folds
+
     with warehouse.connect(read_only=True) as con:
         cleaned = read_table(con, "clean_features", "clean_features")
     listed = chain_source.default_address_file()
@@ -146,7 +145,7 @@ def training_set(
 class IllicitClassifierConfig(Config):
     """Grid, seed, threads, calibration bands and the champion gate."""
 
-    grid: str = Field("small", description=f"CatBoost grid: one of {sorted(GRIDS)}.")
+    grid: str = Field("small", description="CatBoost grid: `small` or the paper's, `paper`.")
     seed: int = Field(0, description="Seed of CatBoost and the inner validation split.")
     threads: int = Field(2, description="CatBoost threads.")
     validation_share: float = Field(0.2, description="Inner validation share for the grid.")
@@ -154,10 +153,11 @@ class IllicitClassifierConfig(Config):
     medium_from: float = Field(0.25, description="Calibrated probability where 'medium' starts.")
     critical_from: float = Field(0.9, description="Calibrated probability where 'critical' starts.")
     auc_floor: float = Field(0.8, description="The champion needs at least this CV ROC-AUC.")
-    profile_variant: bool = Field(True, description="Also CV with the investor profile feature.")
 
 
 def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]:
+    from eth_assets.ml.plots import logloss_plot, reliability_plot, shap_summary_plot
+
     model = run.model
     sample = frame.sample(min(frame.height, 2000), seed=0)
     shap = model.shap_values(sample)
@@ -185,9 +185,10 @@ def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]
 
 
 @asset(
-    deps=[training_set, investor_profiles],
+    deps=[training_set],
     group_name="classifier",
     kinds={"catboost", "mlflow"},
+    op_tags=FIRST,
     backfill_policy=BackfillPolicy.single_run(),
     check_specs=[
         AssetCheckSpec(
@@ -207,15 +208,18 @@ def illicit_classifier(
     models: ModelStore,
 ) -> MaterializeResult:
     """CatBoost, grid on inner validation, k-fold CV, calibrated, registered; champion gated."""
+    from eth_assets.ml.classifier import (
+        GRIDS,
+        METRICS,
+        ClassifierSettings,
+        train_illicit_classifier,
+    )
+
     with warehouse.connect(read_only=True) as con:
         flagged = read_flagged_features(con)
         training = read_table(con, "training_set", "training_set")
-        assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
         fit = read_fit(con)
     frame, labels, folds = training_rows(flagged, training)
-    profiles = (
-        frame.select("address").join(assigned, on="address", how="left")["profile_id"]
-    ).to_numpy()
     settings = ClassifierSettings(
         grid=GRIDS[config.grid],
         folds=int(folds.max()) + 1,
@@ -233,7 +237,6 @@ def illicit_classifier(
         fit["as_of"],
         fit["chain_source"],
         tuple(config.paper_table_folds),
-        profiles.astype(str) if config.profile_variant else None,
     )
     summary = run.cv.summary()
     folder = models.folder("illicit_classifier")
@@ -265,7 +268,6 @@ def illicit_classifier(
     }
     for row in run.paper_table.iter_rows(named=True):
         metrics |= {f"cv{row['folds']}_{m}": row[m] for m in METRICS}
-    metrics |= {f"profile_variant_cv_{k}": v for k, v in run.profile_variant.items()}
     tags = run_tags(context, fit["as_of"], fit["chain_source"])
     with tracker.start_run("illicit_classifier", f"catboost {config.grid} grid", tags) as tracked:
         tracked.log_params(
@@ -329,7 +331,6 @@ def illicit_classifier(
             "paper_table": MetadataValue.md(
                 markdown_table(run.paper_table.select("folds", *METRICS))
             ),
-            "profile_variant": MetadataValue.json(run.profile_variant),
             "importance": MetadataValue.md(markdown_table(run.cv.importance)),
             "threshold": run.calibration.threshold,
             "bands": MetadataValue.md(
@@ -349,14 +350,18 @@ def illicit_classifier(
 
 
 class ModelComparisonConfig(Config):
-    """Which CatBoost parameters the comparison uses, and threads."""
+    """CatBoost's parameters in the comparison, seed and threads."""
 
+    catboost_depth: int = Field(6, description="CatBoost depth.")
+    catboost_learning_rate: float = Field(0.15, description="CatBoost learning rate.")
+    catboost_iterations: int = Field(200, description="CatBoost iterations.")
+    catboost_border_count: int = Field(128, description="CatBoost border count.")
     seed: int = Field(0, description="Seed of every model.")
     threads: int = Field(2, description="Threads of the models that use several.")
 
 
 @asset(
-    deps=[illicit_classifier],
+    deps=[training_set, investor_profiles],
     group_name="classifier",
     kinds={"scikitlearn", "mlflow"},
     backfill_policy=BackfillPolicy.single_run(),
@@ -368,7 +373,11 @@ def model_comparison(
     tracker: MlflowTracker,
     models: ModelStore,
 ) -> MaterializeResult:
-    """The paper's baselines, LightGBM, XGBoost and CatBoost on the classifier's folds."""
+    """The paper's baselines, LightGBM, XGBoost and CatBoost on the classifier's folds (fixed
+    parameters, so it runs beside illicit_classifier rather than after it)."""
+    from eth_assets.ml.comparison import compare_models
+    from eth_assets.ml.comparison import markdown as comparison_markdown
+
     with warehouse.connect(read_only=True) as con:
         flagged = read_flagged_features(con)
         training = read_table(con, "training_set", "training_set")
@@ -376,8 +385,12 @@ def model_comparison(
         fit = read_fit(con)
     frame, labels, folds = training_rows(flagged, training)
     profiles = frame.select("address").join(assigned, on="address", how="left")["profile_id"]
-    classifier = models.folder("illicit_classifier") / "model.pkl"
-    params = load_illicit_model(classifier).params
+    params = {
+        "depth": config.catboost_depth,
+        "learning_rate": config.catboost_learning_rate,
+        "iterations": config.catboost_iterations,
+        "border_count": config.catboost_border_count,
+    }
     comparison = compare_models(
         frame,
         labels,
@@ -395,7 +408,7 @@ def model_comparison(
     path.write_text(table_md + "\n", encoding="utf-8")
     tags = run_tags(context, fit["as_of"], fit["chain_source"])
     with tracker.start_run("model_comparison", f"{len(comparison.table)} models", tags) as run:
-        run.log_params({**config.model_dump(), **{f"catboost_{k}": v for k, v in params.items()}})
+        run.log_params(config.model_dump())
         for row in comparison.table.iter_rows(named=True):
             key = row["model"].lower().replace(" ", "_").replace("(", "").replace(")", "")
             key = key.replace("+", "plus")

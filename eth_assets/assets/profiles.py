@@ -1,6 +1,7 @@
 """Investor profiles: every address in a named behavioural group, tracked in MLflow."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -30,12 +31,13 @@ from eth_assets.assets.model_runs import (
 from eth_assets.datasets import profile_inputs
 from eth_assets.entity_labels import read_entity_labels
 from eth_assets.ml.cleaning import cleaning_from_json
-from eth_assets.ml.embedding import stratified_sample
-from eth_assets.ml.plots import embedding_plot, silhouette_plot, sizes_plot
-from eth_assets.ml.profiles import FEATURE_SETS, NO_ACTIVITY_ID, Profiles, build_profiles
+from eth_assets.ml.profile_features import FEATURE_SETS, NO_ACTIVITY_ID
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse
+
+if TYPE_CHECKING:
+    from eth_assets.ml.profiles import Profiles
 
 COVER_CHECK = "investor_profiles_cover_every_address"
 CHOICE_RULE = (
@@ -70,8 +72,11 @@ def _entity_labels(configured: str) -> dict[str, list[str]]:
     return read_entity_labels(path) if path else {}
 
 
-def _plots(profiles: Profiles, models: ModelStore, seed: int) -> dict[str, Path]:
+def _plots(profiles: "Profiles", models: ModelStore, seed: int) -> dict[str, Path]:
     """Silhouette curves, profile sizes and a 2-D view of the profiles."""
+    from eth_assets.ml.embedding import stratified_sample
+    from eth_assets.ml.plots import embedding_plot, silhouette_plot, sizes_plot
+
     candidates = profiles.candidates.sort("k")
     series = {
         f"{s} / {m}": (group["k"].to_list(), group["silhouette"].to_list())
@@ -122,6 +127,8 @@ def investor_profiles(
     models: ModelStore,
 ) -> MaterializeResult:
     """Named behavioural profiles (K-means / GMM / Ward over k), one per address."""
+    from eth_assets.ml.profiles import build_profiles  # scikit-learn: seconds to import
+
     with warehouse.connect(read_only=True) as con:
         cleaned = read_table(con, "clean_features", "clean_features")
         raw = read_table(con, "address_features", "address_features")

@@ -1,6 +1,7 @@
 """Per-address scores, published as an immutable snapshot for the address page and the API."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -26,12 +27,13 @@ from eth_assets.assets.model_runs import (
     table_exists,
 )
 from eth_assets.assets.profiles import investor_profiles
-from eth_assets.ml.classifier import IllicitModel, load_illicit_model
-from eth_assets.ml.scoring import score_addresses
 from eth_assets.publish import publish_snapshot
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+
+if TYPE_CHECKING:
+    from eth_assets.ml.classifier import IllicitModel
 
 
 class AddressScoresConfig(Config):
@@ -46,8 +48,10 @@ class AddressScoresConfig(Config):
     reasons: int = Field(3, description="SHAP reasons per address.")
 
 
-def _model(which: str, tracker: MlflowTracker, models: ModelStore) -> tuple[IllicitModel, str]:
+def _model(which: str, tracker: MlflowTracker, models: ModelStore) -> tuple["IllicitModel", str]:
     """The model and how it is named in the scores (registry version or local file)."""
+    from eth_assets.ml.classifier import IllicitModel, load_illicit_model
+
     if which == "local":
         path = models.folder("illicit_classifier") / "model.pkl"
         return load_illicit_model(path), f"local {path}"
@@ -72,6 +76,8 @@ def address_scores(
     models: ModelStore,
 ) -> MaterializeResult:
     """Calibrated illicit probability, band, profile and reasons for every address."""
+    from eth_assets.ml.scoring import score_addresses  # CatBoost: imported where used
+
     which = config.model or settings.scoring_model()
     model, model_name = _model(which, tracker, models)
     with warehouse.connect(read_only=True) as con:

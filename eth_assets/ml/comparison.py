@@ -52,17 +52,17 @@ def baseline_models(seed: int, threads: int) -> dict[str, Callable[[], object]]:
             )
         ),
         "random forest": lambda: RandomForestClassifier(
-            n_estimators=300, n_jobs=threads, random_state=seed
+            n_estimators=200, n_jobs=threads, random_state=seed
         ),
         "LightGBM": lambda: LGBMClassifier(
-            n_estimators=300,
-            learning_rate=0.05,
+            n_estimators=200,
+            learning_rate=0.1,
             num_threads=threads,
             random_state=seed,
             verbose=-1,
         ),
         "XGBoost": lambda: XGBClassifier(
-            n_estimators=300, learning_rate=0.1, max_depth=6, n_jobs=threads, random_state=seed
+            n_estimators=200, learning_rate=0.1, max_depth=6, n_jobs=threads, random_state=seed
         ),
     }
 

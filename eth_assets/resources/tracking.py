@@ -1,8 +1,10 @@
 """The MLflow tracker: one experiment per model asset, one MLflow run per materialization.
 
-Only this module imports mlflow. It uses `MlflowClient` with an explicit tracking URI (no global
-active run), so runs of different assets never mix, and a run is always ended: FINISHED when the
-block completes, FAILED when it raises.
+Only this module (and resources/mlflow_model.py, the pyfunc flavour it logs models with)
+imports mlflow, inside the methods that need it: importing mlflow takes most of a second, which
+every step process would pay when the code location loads. It uses `MlflowClient` with an
+explicit tracking URI (no global active run), so runs of different assets never mix, and a run
+is always ended: FINISHED when the block completes, FAILED when it raises.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow.pyfunc
-import pandas as pd
-import polars as pl
 from dagster import ConfigurableResource
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from eth_assets import settings
+
+if TYPE_CHECKING:  # mlflow takes most of a second to import: only where a run is tracked
+    from mlflow.tracking import MlflowClient
 
 EXPERIMENT_PREFIX = "eth_assets"
 CHAMPION = "champion"
@@ -70,12 +70,16 @@ class TrackedRun:
 
     def log_params(self, params: Mapping[str, object]) -> None:
         """Parameters as text (MLflow stores them as strings)."""
+        from mlflow.entities import Param
+
         batch = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
         for start in range(0, len(batch), 100):
             self.client.log_batch(self.run_id, params=batch[start : start + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         """Numeric metrics; NaN and infinite values are skipped (MLflow rejects them)."""
+        from mlflow.entities import Metric
+
         batch = [
             Metric(k, float(v), 0, step)
             for k, v in metrics.items()
@@ -85,23 +89,13 @@ class TrackedRun:
             self.client.log_batch(self.run_id, metrics=batch[start : start + 1000])
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
+        from mlflow.entities import RunTag
+
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         """A file (plot, table, model) into the run's artifact store."""
         self.client.log_artifact(self.run_id, str(path), folder)
-
-
-class PlainModelPyfunc(mlflow.pyfunc.PythonModel):
-    """An MLflow pyfunc around a pickled model object of this project that has `score(frame)`
-    (Polars in, Polars out): `mlflow.pyfunc.load_model(...).predict(pandas_frame)` works."""
-
-    def load_context(self, context) -> None:
-        with open(context.artifacts["model"], "rb") as handle:
-            self.model = pickle.load(handle)
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.model.score(pl.from_pandas(model_input)).to_pandas()
 
 
 @dataclass(frozen=True)
@@ -142,6 +136,8 @@ class MlflowTracker(ConfigurableResource):
 
     def client(self) -> MlflowClient:
         """A client of the store; a SQLite store's folder is created first."""
+        from mlflow.tracking import MlflowClient
+
         uri = self.resolved_uri()
         if uri.startswith("sqlite:///"):
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +189,11 @@ class MlflowTracker(ConfigurableResource):
     def log_model(self, run: TrackedRun, model_file: Path, registered_name: str) -> int:
         """Log a pickled model (with `score`) as an MLflow pyfunc model under `model/` of the
         run and register it as a new version of `registered_name`; the version number."""
+        import mlflow.pyfunc
+        from mlflow.exceptions import MlflowException
+
+        from eth_assets.resources.mlflow_model import PlainModelPyfunc
+
         client = run.client
         with tempfile.TemporaryDirectory() as folder:
             saved = Path(folder) / "model"
@@ -214,6 +215,8 @@ class MlflowTracker(ConfigurableResource):
 
     def version(self, registered_name: str, which: str) -> RegisteredVersion | None:
         """A version by number, or by alias (e.g. `champion`); None when there is none."""
+        from mlflow.exceptions import MlflowException
+
         client = self.client()
         try:
             found = (

@@ -17,19 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 import requests
 from dagster import AssetKey, DagsterInstance, materialize
 from mlflow.tracking import MlflowClient
 
 from eth_assets.assets.analysis import elbow_analysis, tsne_embedding
+from eth_assets.assets.classifier import (
+    REGISTERED_MODEL,
+    illicit_classifier,
+    model_comparison,
+    training_set,
+)
 from eth_assets.assets.datasets import clean_features
 from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.profiles import investor_profiles
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+from eth_assets.assets.scores import address_scores
 from eth_assets.ml.cleaning import load_cleaning
 from eth_assets.ml.profiles import load_profile_model
+from eth_assets.publish import read_current
 from eth_assets.resources.simulated_source import SimulatedChainSource
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets_tests.fixtures import resource_set
@@ -44,6 +53,10 @@ ASSETS = [
     elbow_analysis,
     tsne_embedding,
     investor_profiles,
+    training_set,
+    illicit_classifier,
+    model_comparison,
+    address_scores,
 ]
 RANGE = {
     "dagster/asset_partition_range_start": "2021-01-01",
@@ -77,6 +90,8 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
     small = {
         "tsne_embedding": {"config": {"perplexity": 20.0}},
         "investor_profiles": {"config": {"k_max": 5}},
+        "training_set": {"config": {"folds": 5}},
+        "illicit_classifier": {"config": {"paper_table_folds": [3]}},
     }
     first = materialize(
         ASSETS, resources=resources, instance=instance, tags=RANGE, run_config={"ops": small}
@@ -95,6 +110,9 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
         for e in result.get_asset_check_evaluations()
     }
     return Graph(folder, instance, resources, tracker, checks)
+
+
+SMALL_CLASSIFIER = {"illicit_classifier": {"config": {"paper_table_folds": [3]}}}
 
 
 def _runs(graph: Graph, asset: str) -> list:
@@ -253,3 +271,92 @@ def test_mlflow_server_lists_both_runs_for_comparison(graph: Graph) -> None:
 def test_model_checks_ran_and_passed(graph: Graph) -> None:
     assert graph.checks["clean_features_complete"] is True
     assert graph.checks["investor_profiles_cover_every_address"] is True
+
+
+def test_classifier_is_registered_as_champion_and_scores_are_published(graph: Graph) -> None:
+    client = MlflowClient(tracking_uri=graph.tracker.resolved_uri())
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
+    assert int(champion.version) == 1
+    assert graph.checks["illicit_classifier_champion_gate"] is True
+    run = client.get_run(champion.run_id)
+    assert {"cv_accuracy", "cv_roc_auc", "cv_f1", "cv_precision", "cv_recall"} <= set(
+        run.data.metrics
+    )
+    assert {"cv_roc_auc_sd", "brier_after_calibration", "cv3_roc_auc"} <= set(run.data.metrics)
+    plots = {a.path for a in client.list_artifacts(champion.run_id, "plots")}
+    assert {"plots/shap_summary.png", "plots/logloss.png", "plots/reliability.png"} <= plots
+    metadata = _latest_metadata(graph, "illicit_classifier")
+    for plot in ("plot_shap_summary", "plot_logloss", "plot_reliability"):
+        assert PNG_INLINE.search(metadata[plot].value), plot
+    assert (
+        "CatBoost + investor profile"
+        in _latest_metadata(graph, "model_comparison")["comparison"].value
+    )
+    scores, manifest = read_current(graph.folder / "published" / "address_scores")
+    assert manifest["model"] == f"{REGISTERED_MODEL} v1"
+    assert scores.height == 500 and scores["address"].n_unique() == 500
+    inactive = scores.filter(~pl.col("has_activity"))
+    assert set(inactive["band"]) <= {"no activity"}
+    assert inactive["probability"].null_count() == inactive.height
+    active = scores.filter(pl.col("has_activity"))
+    assert set(active["band"]) <= {"low", "medium", "high", "critical"}
+    assert active["probability"].is_between(0, 1).all()
+    flagged = active.filter(pl.col("is_flagged"))
+    assert flagged.height > 0 and all(len(r) >= 1 for r in flagged["reasons"].to_list())
+
+
+def test_champion_scores_another_chain_without_retraining(
+    graph: Graph, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A second data dir with another simulated chain, scored by the shared registry's
+    champion: no training asset runs."""
+    folder = tmp_path_factory.mktemp("other")
+    source = SimulatedChainSource(
+        seed=7, n_accounts=300, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
+    )
+    resources = resource_set(folder, source, tracker=graph.tracker)
+    selection = [a for a in ASSETS if a not in (training_set, illicit_classifier, model_comparison)]
+    result = materialize(
+        selection,
+        resources=resources,
+        instance=DagsterInstance.ephemeral(),
+        tags=RANGE,
+        run_config={"ops": {"investor_profiles": {"config": {"k_max": 5}}}},
+    )
+    assert result.success
+    scores, manifest = read_current(folder / "published" / "address_scores")
+    assert manifest["model"] == f"{REGISTERED_MODEL} v1"
+    assert scores.height == 300
+    assert scores["chain_source"][0].startswith("simulated:seed=7")
+    assert scores["model_chain_source"][0].startswith("simulated:seed=42")
+
+
+def test_a_worse_candidate_does_not_take_the_champion_alias(graph: Graph) -> None:
+    """With a champion whose CV ROC-AUC no model reaches, the new version stays a candidate and
+    the blocking check stops the run before the scores."""
+    client = MlflowClient(tracking_uri=graph.tracker.resolved_uri())
+    current = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
+    experiment = client.get_experiment_by_name("eth_assets/illicit_classifier")
+    strong = client.create_run(experiment.experiment_id, run_name="a very strong champion")
+    client.log_metric(strong.info.run_id, "cv_roc_auc", 0.9999)
+    client.set_terminated(strong.info.run_id)
+    version = client.create_model_version(REGISTERED_MODEL, current.source, strong.info.run_id)
+    client.set_registered_model_alias(REGISTERED_MODEL, "champion", version.version)
+    result = materialize(
+        [illicit_classifier, address_scores],
+        resources=graph.resources,
+        instance=graph.instance,
+        run_config={"ops": SMALL_CLASSIFIER},
+        raise_on_error=False,
+    )
+    assert not result.success
+    gate = [e for e in result.get_asset_check_evaluations() if e.check_name.endswith("gate")]
+    assert [e.passed for e in gate] == [False]
+    assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version == (
+        version.version
+    )
+    latest = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    newest = max(latest, key=lambda v: int(v.version))
+    assert int(newest.version) == int(version.version) + 1
+    decision = client.get_run(newest.run_id).data.tags["champion_decision"]
+    assert "stays a candidate" in decision

@@ -1,0 +1,133 @@
+"""The classifier's guards against leaks, its calibration and bands, on synthetic accounts."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from eth_assets.datasets import training_rows
+from eth_assets.ml.classifier import (
+    ClassifierSettings,
+    calibrate,
+    check_training_rows,
+    cross_validate,
+    stratified_folds,
+    train_illicit_classifier,
+)
+from eth_assets.ml.cleaning import CleaningRules
+from eth_assets.ml.comparison import compare_models
+
+RULES = CleaningRules(
+    numeric_columns=("signal", "noise", "amount"),
+    categorical_columns=("token",),
+    may_be_negative=("signal", "noise"),
+    max_zero_share=0.99,
+)
+QUICK = ClassifierSettings(
+    grid={"depth": [3], "learning_rate": [0.2], "iterations": [60], "border_count": [32]},
+    folds=5,
+)
+
+
+def _accounts(rows: int = 600, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    """A feature that separates the classes well, one that does not, and a token name."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, rows)
+    frame = pl.DataFrame(
+        {
+            "address": [f"0x{i:040x}" for i in range(rows)],
+            "signal": labels * 2.0 + rng.normal(0, 1, rows),
+            "noise": rng.normal(0, 1, rows),
+            "amount": rng.lognormal(0, 2, rows),
+            "token": rng.choice(["DAI", "USDC", None], rows),
+        }
+    )
+    return frame, labels
+
+
+def test_real_signal_is_learned() -> None:
+    frame, labels = _accounts()
+    summary = cross_validate(frame, labels, RULES, QUICK).summary()
+    assert summary["roc_auc"] > 0.85
+
+
+def test_shuffled_labels_give_chance_auc() -> None:
+    frame, labels = _accounts(rows=1200)
+    shuffled = np.random.default_rng(1).permutation(labels)
+    summary = cross_validate(frame, shuffled, RULES, QUICK).summary()
+    assert summary["roc_auc"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_row_order_and_identifiers_are_not_features() -> None:
+    """A row number or an address column in the frame never reaches the model; results do not
+    depend on the input order, since training rows are sorted by address first."""
+    frame, labels = _accounts()
+    folds = stratified_folds(labels, 5, 0)
+    first = cross_validate(frame.with_row_index("row_number"), labels, RULES, QUICK, folds)
+    assert set(first.importance["feature"]) == {"signal", "noise", "amount", "token"}
+    order = np.random.default_rng(2).permutation(frame.height)
+    training = pl.DataFrame(
+        {"address": frame["address"], "label": labels, "fold": folds, "in_training": True}
+    )
+    flagged = frame.with_columns(is_labelled_illicit=False, has_activity=True)
+    rows, sorted_labels, sorted_folds = training_rows(flagged[order], training[order])
+    assert rows.equals(frame)  # frame was built in address order
+    assert np.array_equal(sorted_labels, labels) and np.array_equal(sorted_folds, folds)
+    again = cross_validate(rows, sorted_labels, RULES, QUICK, sorted_folds)
+    assert np.allclose(
+        again.out_of_fold, cross_validate(frame, labels, RULES, QUICK, folds).out_of_fold
+    )
+
+
+def test_duplicate_addresses_are_refused_before_splitting() -> None:
+    frame, labels = _accounts(rows=50)
+    doubled = pl.concat([frame, frame.head(1)])
+    with pytest.raises(ValueError, match="duplicate addresses"):
+        check_training_rows(doubled, np.append(labels, labels[0]), 5)
+
+
+def test_too_few_of_a_class_is_named() -> None:
+    frame, _ = _accounts(rows=30)
+    labels = np.zeros(30, dtype=int)
+    labels[:3] = 1
+    with pytest.raises(ValueError, match="3 illicit"):
+        check_training_rows(frame, labels, 5)
+
+
+def test_calibration_threshold_and_bands_by_hand() -> None:
+    labels = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1])
+    scores = np.linspace(0.05, 0.95, 10)
+    calibration = calibrate(labels, scores, {"medium": 0.25, "critical": 0.9})
+    calibrated = calibration.calibrate(scores)
+    assert np.all(np.diff(calibrated) >= 0)  # isotonic: monotone
+    assert calibration.brier_after <= calibration.brier_before
+    assert [name for name, _ in calibration.bands] == ["low", "medium", "high", "critical"]
+    assert calibration.band(np.array([0.0, 0.3, 0.95])).tolist() == ["low", "medium", "critical"]
+    assert calibration.band(np.array([calibration.threshold]))[0] == "high"
+
+
+def test_a_training_run_gives_a_model_that_scores_and_explains() -> None:
+    frame, labels = _accounts()
+    folds = stratified_folds(labels, 5, 0)
+    run = train_illicit_classifier(
+        frame, labels, folds, RULES, QUICK, {"medium": 0.25, "critical": 0.9}, "2021-01-01",
+        "test", paper_folds=(3,),
+    )  # fmt: skip
+    assert run.class_counts == {"normal": int((labels == 0).sum()), "illicit": int(labels.sum())}
+    assert run.paper_table["folds"].to_list() == [3]
+    scored = run.model.score(frame.head(5))
+    assert scored.columns == ["raw_probability", "probability", "is_flagged", "band"]
+    assert run.model.shap_values(frame.head(5)).shape == (5, 4)
+
+
+def test_comparison_runs_every_model_on_the_same_folds() -> None:
+    frame, labels = _accounts(rows=300)
+    folds = stratified_folds(labels, 3, 0)
+    params = {"depth": 3, "learning_rate": 0.2, "iterations": 30, "border_count": 32}
+    result = compare_models(
+        frame, labels, folds, RULES, params, profiles=np.array(["a", "b", "c"] * 100)
+    )
+    assert result.table.height == 9
+    assert result.folds.group_by("model").len()["len"].to_list() == [3] * 9
+    assert result.table["roc_auc"].min() > 0.8

@@ -1,0 +1,69 @@
+"""Reasons in words, percentiles and published snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from eth_assets.ml.explain import Reason, explain_rows, percentile, percentiles
+from eth_assets.publish import POINTER, publish_snapshot, read_current
+
+
+def test_percentiles_count_half_of_the_ties() -> None:
+    population = np.array([1.0, 2.0, 2.0, 3.0])
+    assert percentile(population, 2.0) == 50.0
+    assert percentile(population, 10.0) == 100.0
+    assert percentiles(population, np.array([0.0, 2.0, 3.0])).tolist() == [0.0, 50.0, 87.5]
+
+
+def test_reasons_are_the_largest_pushes_towards_illicit() -> None:
+    shap = np.array([[0.5, -1.0, 0.2], [-0.1, -0.2, -0.3]])
+    values = {
+        "unique_received_from_addresses": np.array([312.0, 1.0]),
+        "sent_tnx": np.array([0.0, 5.0]),
+        "erc20_most_rec_token_type": np.array(["DAI", "(none)"], dtype=object),
+    }
+    reasons = explain_rows(shap, list(values), values, np.array([True, False]))
+    assert [r.feature for r in reasons[0]] == [
+        "unique_received_from_addresses",
+        "erc20_most_rec_token_type",
+    ]
+    assert reasons[1] == []  # nothing pushes towards illicit
+    assert reasons[0][0].sentence() == (
+        "distinct addresses received from: 312, higher than 75 % of scored addresses "
+        "(50th percentile of known illicit ones)"
+    )
+    assert reasons[0][1].sentence() == "token received most: DAI"
+
+
+def test_low_values_are_said_as_lower() -> None:
+    reason = Reason("avg_val_received", 0.04, 0.3, 9.0, 35.0)
+    assert reason.sentence() == (
+        "average ether amount received: 0.04, lower than 91 % of scored addresses "
+        "(35th percentile of known illicit ones)"
+    )
+
+
+def test_snapshots_are_immutable_and_the_pointer_moves(tmp_path: Path) -> None:
+    first = pl.DataFrame({"address": ["0xa"], "probability": [0.1]})
+    second = pl.DataFrame({"address": ["0xa", "0xb"], "probability": [0.2, 0.9]})
+    publish_snapshot(first, tmp_path, "one", {"model": "v1"})
+    publish_snapshot(second, tmp_path, "two", {"model": "v2"}, keep=1)
+    frame, manifest = read_current(tmp_path)
+    assert frame.equals(second) and manifest["model"] == "v2" and manifest["rows"] == 2
+    assert json.loads((tmp_path / POINTER).read_text())["file"] == "two.parquet"
+    assert (tmp_path / "one.parquet").exists()  # kept for a reader that read the old pointer
+    with pytest.raises(FileExistsError):
+        publish_snapshot(first, tmp_path, "two", {})
+    publish_snapshot(first, tmp_path, "three", {}, keep=1)
+    assert not (tmp_path / "one.parquet").exists()
+    assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["three.parquet", "two.parquet"]
+
+
+def test_nothing_published_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="materialize address_scores first"):
+        read_current(tmp_path)
