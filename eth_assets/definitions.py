@@ -5,6 +5,7 @@ from dagster import Definitions, load_assets_from_modules, multiprocess_executor
 from eth_assets import checks
 from eth_assets.assets import (
     analysis,
+    benchmarks,
     classifier,
     datasets,
     features,
@@ -31,7 +32,7 @@ executor = multiprocess_executor.configured(
 
 defs = Definitions(
     assets=load_assets_from_modules(
-        [raw, labels, features, datasets, analysis, profiles, classifier, scores]
+        [raw, labels, features, datasets, analysis, profiles, classifier, scores, benchmarks]
     ),
     asset_checks=checks.all_checks(),
     jobs=[refresh_job, compact_lake_job],

@@ -39,6 +39,7 @@ def test_asset_keys_and_groups() -> None:
         "illicit_classifier": "classifier",
         "model_comparison": "classifier",
         "address_scores": "scores",
+        "published_benchmark": "benchmarks",
     }
 
 

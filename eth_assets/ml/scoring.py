@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from eth_assets.ml.classifier import IllicitModel
-from eth_assets.ml.explain import explain_rows
+from eth_assets.ml.explain import Reason, explain_rows, top_reasons
 
 NO_ACTIVITY_BAND = "no activity"
 
@@ -59,3 +59,19 @@ def score_addresses(
             "reason_features": pl.Series(features, dtype=pl.List(pl.Utf8)),
         }
     )
+
+
+def explain_one(
+    model: IllicitModel,
+    row: pl.DataFrame,
+    populations: dict[str, np.ndarray],
+    illicit_populations: dict[str, np.ndarray],
+    count: int = 3,
+) -> list[Reason]:
+    """The top reasons of one address (a one-row frame): SHAP of that row only, percentiles
+    against precomputed populations (cleaned feature values of the scored and of the known
+    illicit addresses). What a page or an API answers per request."""
+    shap = model.shap_values(row)[0]
+    cleaned = model.cleaning.apply(row, keep=())
+    values = [cleaned[name][0] for name in model.features]
+    return top_reasons(shap, model.features, values, populations, illicit_populations, count)
