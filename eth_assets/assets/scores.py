@@ -1,5 +1,6 @@
 """Per-address scores, published as an immutable snapshot for the address page and the API."""
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from eth_assets.assets.model_runs import (
 )
 from eth_assets.assets.profiles import investor_profiles
 from eth_assets.publish import publish_snapshot
+from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
@@ -61,6 +63,45 @@ def _model(which: str, tracker: MlflowTracker, models: ModelStore) -> tuple["Ill
     return model, f"{REGISTERED_MODEL} v{version.version}"
 
 
+def _profile_values(flagged: pl.DataFrame, fit: dict[str, str], models: ModelStore) -> pl.DataFrame:
+    """Per address, its values of the profile features as JSON (what the page shows)."""
+    from eth_assets.ml.cleaning import cleaning_from_json
+    from eth_assets.ml.profile_features import profile_frame
+    from eth_assets.ml.profiles import load_profile_model
+
+    model = load_profile_model(models.folder("investor_profiles") / "model.pkl")
+    imputed = cleaning_from_json(fit["cleaning"]).impute(flagged, model.source_columns)
+    values = profile_frame(imputed, model.feature_set)
+    return pl.DataFrame(
+        {
+            "address": flagged["address"],
+            "profile_values": [json.dumps(row) for row in values.iter_rows(named=True)],
+        }
+    )
+
+
+def _label_hits(lake: ParquetLake) -> pl.DataFrame:
+    """Per listed address, its label-list entries as text ("source: category — name (date)")."""
+    path = lake.table_path("illicit_labels")
+    if not path.is_file():
+        return pl.DataFrame(schema={"address": pl.Utf8, "label_hits": pl.List(pl.Utf8)})
+    labels = pl.read_parquet(path)
+    text = pl.concat_str(
+        [
+            pl.col("source"),
+            pl.lit(": "),
+            pl.col("category").fill_null("listed"),
+            pl.when(pl.col("name").is_not_null())
+            .then(pl.lit(" — ") + pl.col("name"))
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("date").is_not_null())
+            .then(pl.lit(" (") + pl.col("date") + pl.lit(")"))
+            .otherwise(pl.lit("")),
+        ]
+    )
+    return labels.group_by("address").agg(label_hits=text.sort())
+
+
 @asset(
     deps=[clean_features, investor_profiles, illicit_classifier],
     group_name="scores",
@@ -72,6 +113,7 @@ def address_scores(
     context: AssetExecutionContext,
     config: AddressScoresConfig,
     warehouse: DuckDBWarehouse,
+    lake: ParquetLake,
     tracker: MlflowTracker,
     models: ModelStore,
 ) -> MaterializeResult:
@@ -83,6 +125,7 @@ def address_scores(
     with warehouse.connect(read_only=True) as con:
         flagged = read_flagged_features(con).sort("address")
         assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
+        profiles = read_table(con, "investor_profiles", "investor_profiles")
         fit = read_fit(con)
         training = (
             read_table(con, "training_set", "training_set")
@@ -97,10 +140,18 @@ def address_scores(
         model, flagged, flagged["has_activity"].to_numpy(), known, config.reasons
     )
     published_at = datetime.now(UTC)
+    profile_values = _profile_values(flagged, fit, models)
     scores = (
         scores.join(
             assigned.select("address", "profile_id", "profile_name"), on="address", how="left"
         )
+        .join(
+            profiles.select("profile_id", profile_sets_apart="sets_apart"),
+            on="profile_id",
+            how="left",
+        )
+        .join(profile_values, on="address", how="left")
+        .join(_label_hits(lake), on="address", how="left")
         .with_columns(
             is_labelled_illicit=flagged["is_labelled_illicit"],
             model=pl.lit(model_name),
