@@ -46,6 +46,8 @@ FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
 SCHEDULE_RUNNING_ENV = "ETH_ASSETS_NIGHTLY_SCHEDULE"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_UI_URL_ENV = "ETH_ASSETS_MLFLOW_UI_URL"
+DAGSTER_UI_URL_ENV = "ETH_ASSETS_DAGSTER_UI_URL"
+DEFAULT_DAGSTER_UI_URL = "http://127.0.0.1:3000"
 ENTITY_LABELS_ENV = "ETH_ASSETS_ENTITY_LABELS"
 LABEL_BROADCAST_TOKENS_ENV = "ETH_ASSETS_LABEL_BROADCAST_TOKENS"
 SCORING_MODEL_ENV = "ETH_ASSETS_SCORING_MODEL"
@@ -142,6 +144,11 @@ SETTINGS: tuple[Setting, ...] = (
         MLFLOW_UI_URL_ENV,
         f"`{DEFAULT_MLFLOW_UI_URL}`",
         "address of the MLflow UI used for links in the Dagster UI",
+    ),
+    Setting(
+        DAGSTER_UI_URL_ENV,
+        f"`{DEFAULT_DAGSTER_UI_URL}`",
+        "address of the Dagster UI used for links on the address page",
     ),
     Setting(
         ENTITY_LABELS_ENV,
@@ -281,6 +288,11 @@ def mlflow_artifact_root() -> Path:
 def mlflow_ui_url() -> str:
     """$ETH_ASSETS_MLFLOW_UI_URL (no trailing slash), default http://127.0.0.1:5000."""
     return (_read(MLFLOW_UI_URL_ENV) or DEFAULT_MLFLOW_UI_URL).rstrip("/")
+
+
+def dagster_ui_url() -> str:
+    """$ETH_ASSETS_DAGSTER_UI_URL (no trailing slash), default http://127.0.0.1:3000."""
+    return (_read(DAGSTER_UI_URL_ENV) or DEFAULT_DAGSTER_UI_URL).rstrip("/")
 
 
 def entity_labels_file() -> Path | None:

@@ -102,6 +102,13 @@ def percentiles(population: np.ndarray, values: np.ndarray) -> np.ndarray:
     return 100.0 * (below + 0.5 * (not_above - below)) / len(ordered)
 
 
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st…"""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th')}"
+
+
 def _number(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
@@ -135,7 +142,7 @@ class Reason:
         else:
             text += f", lower than {100 - self.percentile_all:.0f} % of scored addresses"
         if not np.isnan(self.percentile_illicit):
-            text += f" ({self.percentile_illicit:.0f}th percentile of known illicit ones)"
+            text += f" ({ordinal(round(self.percentile_illicit))} percentile of known illicit ones)"
         return text
 
 
