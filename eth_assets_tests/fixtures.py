@@ -17,11 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster_gcp import BigQueryResource
 
 from eth_assets.duckdb_utils import connect
+from eth_assets.publish import publish_snapshot
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
@@ -352,8 +354,57 @@ def resource_set(
             tracking_uri=f"sqlite:///{folder / 'mlflow' / 'mlflow.db'}",
             artifact_root=str(folder / "mlflow" / "artifacts"),
         ),
-        "models": ModelStore(
-            root=str(folder / "models"), published_root=str(folder / "published")
-        ),
+        "models": ModelStore(root=str(folder / "models"), published_root=str(folder / "published")),
         **entries,
     }
+
+
+# Published scores for the address page and API tests.
+KNOWN = "0x" + "ab" * 20
+QUIET = "0x" + "cd" * 20
+UNKNOWN = "0x" + "ef" * 20
+CHECKSUMMED = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 example, scored too
+
+
+def _hand_made_scores(model: str) -> pl.DataFrame:
+    rows = [
+        (KNOWN, True, 0.93, True, "critical", ["distinct addresses received from: 312"], 3, True),
+        (QUIET, False, None, False, "no activity", [], 0, False),
+        (CHECKSUMMED.lower(), True, 0.02, False, "low", [], 1, False),
+    ]
+    return pl.DataFrame(
+        {
+            "address": [r[0] for r in rows],
+            "has_activity": [r[1] for r in rows],
+            "probability": [r[2] for r in rows],
+            "is_flagged": [r[3] for r in rows],
+            "band": [r[4] for r in rows],
+            "threshold": [0.5] * 3,
+            "reasons": pl.Series([r[5] for r in rows], dtype=pl.List(pl.Utf8)),
+            "reason_features": pl.Series([[], [], []], dtype=pl.List(pl.Utf8)),
+            "profile_id": [r[6] for r in rows],
+            "profile_name": ["busy hubs", "no activity", "dormant small movers"],
+            "profile_sets_apart": [
+                "counterparties +1.1 sd",
+                "no transaction",
+                "transactions −1 sd",
+            ],
+            "profile_values": ['{"transactions": 29.0}', "{}", '{"transactions": 1.0}'],
+            "label_hits": pl.Series(
+                [["mew_darklist: phishing — Fake MEW (2018-01-02)"], None, None],
+                dtype=pl.List(pl.Utf8),
+            ),
+            "model": [model] * 3,
+        }
+    )
+
+
+def publish_hand_made_scores(folder: Path, name: str, model: str) -> None:
+    """A published address_scores snapshot of three addresses, as `address_scores` writes it."""
+    manifest = {
+        "model": model,
+        "as_of": "2021-06-30T00:00:00+00:00",
+        "dagster_run_id": "run-1",
+        "bands": [["low", 0.0], ["medium", 0.25], ["high", 0.5], ["critical", 0.9]],
+    }
+    publish_snapshot(_hand_made_scores(model), folder, name, manifest)

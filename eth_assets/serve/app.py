@@ -208,13 +208,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def page(address: str = "") -> HTMLResponse:
         snapshot = snapshots.current()
-        body, status = "", 200
+        body, status, shown = "", 200, address.strip()
         if address.strip():
             try:
                 key = check_address(address)
             except BadInput as error:
                 body, status = f'<p class="error">{html.escape(str(error))}</p>', 400
             else:
+                shown = to_checksum_address(key)
                 if snapshot.get(key) is None:
                     body, status = (
                         f'<p class="error">{html.escape(not_scored(snapshot, key)["error"])}</p>',
@@ -223,7 +224,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 else:
                     body = render_answer(answer(snapshot, key, settings))
         return HTMLResponse(
-            render_page(address, body, snapshot, reports.count()), status_code=status
+            render_page(address, shown, body, snapshot, reports.count()), status_code=status
         )
 
     return app
@@ -286,7 +287,8 @@ def render_answer(data: dict[str, object]) -> str:
 snapshot {e(str(data["snapshot"]))}.</p><p>{link_items}</p></section>"""
 
 
-def render_page(address: str, body: str, snapshot: Snapshot, report_count: int) -> str:
+def render_page(address: str, shown: str, body: str, snapshot: Snapshot, report_count: int) -> str:
+    """The whole page: the form (keeping what was typed), the result under `shown`, a footer."""
     e = html.escape
     as_of, model = e(str(snapshot.manifest.get("as_of"))), e(str(snapshot.manifest.get("model")))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -296,7 +298,7 @@ def render_page(address: str, body: str, snapshot: Snapshot, report_count: int) 
 <form method="get" action="/"><input type="text" name="address" id="address"
  value="{e(address)}" placeholder="0x… (40 hex digits)" aria-label="address">
 <button type="submit" id="submit">Look up</button></form>
-{f'<div id="result"><h2><code>{e(address.strip())}</code></h2>{body}</div>' if body else ""}
+{f'<div id="result"><h2><code>{e(shown)}</code></h2>{body}</div>' if body else ""}
 <footer>{len(snapshot.rows):,} addresses scored, data as of {as_of},
 model {model}. {report_count:,} misclassification reports
 received (<code>POST /api/v1/reports</code>). API schema: <a href="/docs">/docs</a>.</footer>

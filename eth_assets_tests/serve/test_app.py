@@ -5,60 +5,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from eth_assets.publish import publish_snapshot
 from eth_assets.serve.app import ServeSettings, create_app
-
-KNOWN = "0x" + "ab" * 20
-QUIET = "0x" + "cd" * 20
-UNKNOWN = "0x" + "ef" * 20
-CHECKSUMMED = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 example, scored too
-
-
-def _scores(model: str) -> pl.DataFrame:
-    rows = [
-        (KNOWN, True, 0.93, True, "critical", ["distinct addresses received from: 312"], 3, True),
-        (QUIET, False, None, False, "no activity", [], 0, False),
-        (CHECKSUMMED.lower(), True, 0.02, False, "low", [], 1, False),
-    ]
-    return pl.DataFrame(
-        {
-            "address": [r[0] for r in rows],
-            "has_activity": [r[1] for r in rows],
-            "probability": [r[2] for r in rows],
-            "is_flagged": [r[3] for r in rows],
-            "band": [r[4] for r in rows],
-            "threshold": [0.5] * 3,
-            "reasons": pl.Series([r[5] for r in rows], dtype=pl.List(pl.Utf8)),
-            "reason_features": pl.Series([[], [], []], dtype=pl.List(pl.Utf8)),
-            "profile_id": [r[6] for r in rows],
-            "profile_name": ["busy hubs", "no activity", "dormant small movers"],
-            "profile_sets_apart": [
-                "counterparties +1.1 sd",
-                "no transaction",
-                "transactions −1 sd",
-            ],
-            "profile_values": ['{"transactions": 29.0}', "{}", '{"transactions": 1.0}'],
-            "label_hits": pl.Series(
-                [["mew_darklist: phishing — Fake MEW (2018-01-02)"], None, None],
-                dtype=pl.List(pl.Utf8),
-            ),
-            "model": [model] * 3,
-        }
-    )
-
-
-def _publish(folder: Path, name: str, model: str) -> None:
-    manifest = {
-        "model": model,
-        "as_of": "2021-06-30T00:00:00+00:00",
-        "dagster_run_id": "run-1",
-        "bands": [["low", 0.0], ["medium", 0.25], ["high", 0.5], ["critical", 0.9]],
-    }
-    publish_snapshot(_scores(model), folder, name, manifest)
+from eth_assets_tests.fixtures import (
+    CHECKSUMMED,
+    KNOWN,
+    QUIET,
+    UNKNOWN,
+    publish_hand_made_scores,
+)
 
 
 @pytest.fixture
@@ -66,7 +23,7 @@ def setup(tmp_path: Path) -> tuple[TestClient, ServeSettings]:
     settings = ServeSettings(
         published=tmp_path / "published", reports=tmp_path / "reports", batch_limit=3
     )
-    _publish(settings.published, "one", "eth_assets.illicit_classifier v1")
+    publish_hand_made_scores(settings.published, "one", "eth_assets.illicit_classifier v1")
     return TestClient(create_app(settings)), settings
 
 
@@ -192,7 +149,7 @@ def test_a_new_snapshot_is_served_without_restart_and_never_mixed(setup) -> None
     threads = [threading.Thread(target=hammer) for _ in range(4)]
     for thread in threads:
         thread.start()
-    _publish(settings.published, "two", "eth_assets.illicit_classifier v2")
+    publish_hand_made_scores(settings.published, "two", "eth_assets.illicit_classifier v2")
     while "two.parquet" not in seen and not failures:
         threading.Event().wait(0.01)
     stop.set()
