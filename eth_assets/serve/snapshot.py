@@ -68,7 +68,11 @@ class SnapshotSource:
         snapshot = self._snapshot
         if snapshot is not None and stamp == self._stamp:
             return snapshot
-        with self._lock:
+        # One request reloads; the others keep answering from the snapshot they have meanwhile
+        # (only the very first load makes them wait).
+        if not self._lock.acquire(blocking=snapshot is None):
+            return snapshot  # type: ignore[return-value]
+        try:
             if self._snapshot is not None and stamp == self._stamp:
                 return self._snapshot
             try:
@@ -84,3 +88,5 @@ class SnapshotSource:
             self._snapshot, self._stamp = fresh, stamp
             log.info("serving snapshot %s (%d addresses)", fresh.name, len(fresh.rows))
             return fresh
+        finally:
+            self._lock.release()

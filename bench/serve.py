@@ -1,0 +1,175 @@
+"""Load test of `eth-assets serve` on 127.0.0.1: a fixed send rate (open loop, so a slow answer
+does not slow the sender and tail latency is not hidden), bounded in count and time; p50 / p99
+latency and throughput for known addresses and for batches, with the snapshot switched once in
+the middle of each phase. Not a test.
+
+    python bench/serve.py --data-dir data [--rate 100] [--seconds 20] [--batch 100]
+
+The data dir must hold a published address_scores snapshot (run the README's first command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+
+from eth_assets.publish import POINTER, publish_snapshot, read_current
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def open_loop(
+    client: httpx.AsyncClient,
+    make_request,
+    rate: float,
+    seconds: float,
+    switch_at: float,
+    switch,
+) -> tuple[list[float], int, float]:
+    """Send `rate` requests a second for `seconds`, each at its scheduled time whatever the
+    answers; switch the snapshot once at `switch_at` seconds. Latencies (ms), failures, wall."""
+    latencies: list[float] = []
+    failures = 0
+    start = time.perf_counter()
+    total = int(rate * seconds)
+    switched = False
+
+    async def one() -> None:
+        nonlocal failures
+        method, url, body = make_request()
+        sent = time.perf_counter()
+        try:
+            response = await client.request(method, url, json=body)
+            if response.status_code != 200:
+                failures += 1
+        except httpx.HTTPError:
+            failures += 1
+        latencies.append((time.perf_counter() - sent) * 1000)
+
+    tasks = []
+    for index in range(total):
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not switched and time.perf_counter() - start >= switch_at:
+            switch()
+            switched = True
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return latencies, failures, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--batch", type=int, default=100, help="addresses per batch request")
+    parser.add_argument("--batch-rate", type=float, default=5.0, help="batches per second")
+    args = parser.parse_args()
+    source = Path(args.data_dir).resolve() / "published" / "address_scores"
+    frame, manifest = read_current(source)
+    # The app serves a copy of the current snapshot: the switches never touch the data dir.
+    data = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    published = data / "published" / "address_scores"
+    published.mkdir(parents=True)
+    shutil.copy2(source / str(manifest["file"]), published / str(manifest["file"]))
+    shutil.copy2(source / POINTER, published / POINTER)
+    addresses = frame["address"].to_list()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "eth_assets.serve.cli", "serve", "--data-dir", str(data),
+         "--port", str(port), "--batch-limit", str(args.batch)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    switches = 0
+
+    def switch() -> None:
+        """Publish the current snapshot again under a new name: the app must move to it."""
+        nonlocal switches
+        switches += 1
+        current = json.loads((published / POINTER).read_text())
+        publish_snapshot(
+            pl.read_parquet(published / current["file"]),
+            published,
+            f"bench-{int(time.time())}-{switches}",
+            {k: v for k, v in current.items() if k not in ("file", "rows")},
+        )
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the app did not start")
+            time.sleep(0.2)
+        rng = random.Random(0)
+        phases = [
+            (
+                "known address",
+                lambda: ("GET", f"/api/v1/addresses/{rng.choice(addresses)}", None),
+                args.rate,
+            ),
+            (
+                f"batch of {args.batch}",
+                lambda: (
+                    "POST",
+                    "/api/v1/addresses:batch",
+                    {"addresses": rng.sample(addresses, min(args.batch, len(addresses)))},
+                ),
+                args.batch_rate,
+            ),
+        ]
+        print(
+            f"{len(addresses):,} addresses in the snapshot ({manifest.get('model')}); "
+            f"{args.seconds:.0f} s per phase, the snapshot switched once mid-phase\n"
+        )
+        print("| requests | sent/s | answered/s | p50 ms | p99 ms | failed |")
+        print("|---|---:|---:|---:|---:|---:|")
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        for name, make_request, rate in phases:
+
+            async def run(make_request=make_request, rate=rate):
+                async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+                    return await open_loop(
+                        client, make_request, rate, args.seconds, args.seconds / 2, switch
+                    )
+
+            latencies, failures, wall = asyncio.run(run())
+            print(
+                f"| {name} | {rate:.0f} | {len(latencies) / wall:.0f} | "
+                f"{np.percentile(latencies, 50):.1f} | {np.percentile(latencies, 99):.1f} | "
+                f"{failures} |"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
