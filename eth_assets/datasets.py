@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from eth_assets.as_of import parse_as_of
 from eth_assets.features import BEHAVIOUR_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, ether_supply
 from eth_assets.ml.profile_features import source_columns
@@ -165,7 +166,7 @@ def training_rows(
 def rules_of_fit(fit: dict[str, str]) -> CleaningRules:
     """The cleaning rules clean_features used, from its stored fit (for refitting per fold)."""
     return cleaning_rules(
-        datetime.fromisoformat(fit["as_of"]),
+        parse_as_of(fit["as_of"]),
         float(fit["max_zero_share"]),
         int(fit["min_level_count"]),
         fit["behaviour_features"] == "True",

@@ -4,7 +4,6 @@ one transaction, tag its MLflow run, and show plots and the run in the Dagster U
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -105,9 +104,3 @@ def mlflow_metadata(run: TrackedRun) -> dict[str, MetadataValue]:
         "mlflow_run_id": MetadataValue.text(run.run_id),
         "mlflow_run": MetadataValue.url(run.url),
     }
-
-
-def write_json(path: Path, payload: object) -> Path:
-    """A small JSON artifact (tables for MLflow)."""
-    path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    return path

@@ -27,10 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 from xgboost import XGBClassifier
 
 from eth_assets.ml.cleaning import CleaningRules, fit_cleaning
-
-
-def _signed_log(values: np.ndarray) -> np.ndarray:
-    return np.sign(values) * np.log1p(np.abs(values))
+from eth_assets.ml.embedding import signed_log
 
 
 def _scaled(model: object) -> object:
@@ -106,8 +103,8 @@ def compare_models(
         numeric = list(cleaning.numeric_features)
         # sign·log1p: amounts span tens of orders of magnitude (scam tokens reach 1e59, beyond
         # float32, which the tree models use); monotone, so trees split the same way
-        train_x = _signed_log(cleaning.impute(frame[train], numeric).to_numpy())
-        test_x = _signed_log(cleaning.impute(frame[test], numeric).to_numpy())
+        train_x = signed_log(cleaning.impute(frame[train], numeric).to_numpy())
+        test_x = signed_log(cleaning.impute(frame[test], numeric).to_numpy())
         for name in chosen:
             if name.startswith("CatBoost") and (profiles is not None or name == "CatBoost"):
                 extra = profiles if name != "CatBoost" else None

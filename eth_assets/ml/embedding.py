@@ -13,13 +13,18 @@ import numpy as np
 from openTSNE import TSNE
 
 
+def signed_log(values: np.ndarray) -> np.ndarray:
+    """sign(x)·log1p(|x|): monotone, defined for negative values, tames ten orders of magnitude."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
 def log_standardise(values: np.ndarray) -> np.ndarray:
     """sign(x)·log1p(|x|), then zero mean and unit variance per column (constant → 0).
 
     Amounts and counts span ten orders of magnitude; without the log a handful of whales set
     the scale and every other account collapses to one point.
     """
-    logged = np.sign(values) * np.log1p(np.abs(values))
+    logged = signed_log(values)
     centred = logged - logged.mean(axis=0)
     spread = logged.std(axis=0)
     constant = spread <= 1e-12 * np.maximum(1.0, np.abs(logged).max(axis=0))

@@ -108,6 +108,7 @@ class ProfileSearch:
 
     feature_set: str
     transform: ProfileTransform
+    points: np.ndarray  # every row through the transform (PCA space)
     candidates: list[Candidate]
     clusterings: dict[tuple[str, int], Clustering]
 
@@ -159,7 +160,7 @@ def search_profiles(
                     eligible=smallest >= min_cluster_share and clustering.k == k,
                 )
             )
-    return ProfileSearch(feature_set, transform, candidates, clusterings)
+    return ProfileSearch(feature_set, transform, points, candidates, clusterings)
 
 
 def largest_identical_share(values: np.ndarray) -> float:
@@ -332,21 +333,20 @@ def build_profiles(
     )
     assigned = model.assign(features, active)
     assignments = pl.concat([features.select("address"), assigned], how="horizontal")
-    summary = _summary(features, values, active, assignments, distinct, model, entity_labels or {})
+    summary = _summary(features, values, assignments, distinct, model, entity_labels or {})
     return Profiles(
         model=model,
         chosen=chosen,
         candidates=candidates,
         summary=summary,
         assignments=assignments,
-        points_2d=search.transform.transform(values)[:, :2],
+        points_2d=search.points[:, :2],
     )
 
 
 def _summary(
     features: pl.DataFrame,
     values: np.ndarray,
-    active: np.ndarray,
     assignments: pl.DataFrame,
     distinct: list[list[tuple[str, float]]],
     model: ProfileModel,
