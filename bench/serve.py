@@ -1,11 +1,13 @@
 """Load test of `eth-assets serve` on 127.0.0.1: a fixed send rate (open loop, so a slow answer
 does not slow the sender and tail latency is not hidden), bounded in count and time; p50 / p99
-latency and throughput for known addresses and for batches, with the snapshot switched once in
-the middle of each phase. Not a test.
+latency and throughput for known addresses, for batches and for on-the-fly scoring, with the
+snapshot switched once in the middle of each phase. Not a test.
 
     python bench/serve.py --data-dir data [--rate 100] [--seconds 20] [--batch 100]
 
-The data dir must hold a published address_scores snapshot (run the README's first command).
+The data dir must hold a published address_scores snapshot (run the README's first command). The
+app serves a copy of it without `--held-out` of its active addresses: their histories are in the
+lake, so the app scores them on the fly, each requested once (no answer comes from the cache).
 """
 
 from __future__ import annotations
@@ -77,6 +79,20 @@ async def open_loop(
     return latencies, failures, time.perf_counter() - start
 
 
+def _manifest(pointer: dict[str, object]) -> dict[str, object]:
+    """A pointer's manifest without what publish_snapshot writes itself."""
+    return {k: v for k, v in pointer.items() if k not in ("file", "rows", "attachments")}
+
+
+def _copies(folder: Path, pointer: dict[str, object]) -> dict[str, object]:
+    """Attachment writers that copy the pointer's attachments from `folder`."""
+    attached = dict(pointer.get("attachments") or {})
+    return {
+        suffix: (lambda path, source=folder / str(name): shutil.copyfile(source, path))
+        for suffix, name in attached.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
@@ -84,16 +100,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=100, help="addresses per batch request")
     parser.add_argument("--batch-rate", type=float, default=5.0, help="batches per second")
+    parser.add_argument("--fly-rate", type=float, default=2.0, help="on-the-fly lookups/s")
+    parser.add_argument("--held-out", type=int, default=400, help="addresses left unscored")
     args = parser.parse_args()
     source = Path(args.data_dir).resolve() / "published" / "address_scores"
     frame, manifest = read_current(source)
-    # The app serves a copy of the current snapshot: the switches never touch the data dir.
+    if not (manifest.get("on_the_fly") or {}).get("allowed"):
+        raise SystemExit(f"this snapshot does not allow on-the-fly scoring: {manifest}")
+    # The app serves a copy of the current snapshot without the held-out addresses: neither the
+    # switches nor the removal touch the data dir.
     data = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     published = data / "published" / "address_scores"
-    published.mkdir(parents=True)
-    shutil.copy2(source / str(manifest["file"]), published / str(manifest["file"]))
-    shutil.copy2(source / POINTER, published / POINTER)
-    addresses = frame["address"].to_list()
+    held_out = (
+        frame.filter(pl.col("has_activity")).sample(n=args.held_out, seed=0)["address"].to_list()
+    )
+    served = frame.filter(~pl.col("address").is_in(held_out))
+    publish_snapshot(
+        served, published, "bench-0", _manifest(manifest), attachments=_copies(source, manifest)
+    )
+    addresses = served["address"].to_list()
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "eth_assets.serve.cli", "serve", "--data-dir", str(data),
@@ -113,7 +138,8 @@ def main() -> None:
             pl.read_parquet(published / current["file"]),
             published,
             f"bench-{int(time.time())}-{switches}",
-            {k: v for k, v in current.items() if k not in ("file", "rows")},
+            _manifest(current),
+            attachments=_copies(published, current),
         )
 
     try:
@@ -128,11 +154,19 @@ def main() -> None:
                 raise SystemExit("the app did not start")
             time.sleep(0.2)
         rng = random.Random(0)
+        fresh = list(held_out)
+        if len(fresh) < args.fly_rate * args.seconds:
+            raise SystemExit("--held-out is smaller than --fly-rate × --seconds")
         phases = [
             (
                 "known address",
                 lambda: ("GET", f"/api/v1/addresses/{rng.choice(addresses)}", None),
                 args.rate,
+            ),
+            (
+                "on the fly (distinct addresses)",
+                lambda: ("GET", f"/api/v1/addresses/{fresh.pop()}", None),
+                args.fly_rate,
             ),
             (
                 f"batch of {args.batch}",
@@ -145,7 +179,8 @@ def main() -> None:
             ),
         ]
         print(
-            f"{len(addresses):,} addresses in the snapshot ({manifest.get('model')}); "
+            f"{len(addresses):,} addresses in the snapshot ({manifest.get('model')}), "
+            f"{len(held_out)} active ones left out to be scored on the fly; "
             f"{args.seconds:.0f} s per phase, the snapshot switched once mid-phase\n"
         )
         print("| requests | sent/s | answered/s | p50 ms | p99 ms | failed |")

@@ -7,7 +7,8 @@ DuckDB connection that has `transactions`, `token_transfers` and `universe` defi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -204,26 +205,82 @@ def features_from_lake(
 BEHAVIOUR_TABLE = "behaviour_features"
 
 
+PROVENANCE_TABLE = "feature_provenance"
+
+
+def write_provenance(con: duckdb.DuckDBPyConnection, provenance: Mapping[str, object]) -> None:
+    """How address_features was computed (as_of, engine, source, lake, tokens left out), as
+    key/value rows; called inside the transaction that writes the features."""
+    con.execute(f"CREATE OR REPLACE TABLE {PROVENANCE_TABLE} (key VARCHAR, value VARCHAR)")
+    rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in provenance.items()]
+    con.executemany(f"INSERT INTO {PROVENANCE_TABLE} VALUES (?, ?)", rows)
+
+
+def read_provenance(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The stored provenance of address_features; empty when it was never recorded."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [PROVENANCE_TABLE]
+    ).fetchall()[0][0]
+    if not found:
+        return {}
+    return dict(con.execute(f"SELECT key, value FROM {PROVENANCE_TABLE}").fetchall())
+
+
 def feature_tables_from_lake(
     con: duckdb.DuckDBPyConnection,
     lake: RawRelations,
     as_of: datetime,
     excluded_tokens: Sequence[str] = (),
+    provenance: Mapping[str, object] | None = None,
 ) -> int:
-    """`address_features` and `behaviour_features` from the lake, in one transaction (a reader
-    never sees one table newer than the other); rows of address_features."""
+    """`address_features` and `behaviour_features` from the lake, with their `provenance`, in
+    one transaction (a reader never sees one table newer than another); rows of address_features."""
     with transaction(con):
         rows = features_from_lake(con, lake, as_of, excluded_tokens)
         create_behaviour_features(con, as_of, BEHAVIOUR_TABLE)
+        if provenance is not None:
+            write_provenance(con, provenance)
     return rows
 
 
-def store_pushed_features(con: duckdb.DuckDBPyConnection, features: pa.Table) -> int:
-    """`address_features` computed in BigQuery; behaviour_features, which the BigQuery engine
-    does not compute, is dropped in the same transaction so no stale one stays beside it."""
+def features_of_addresses(
+    con: duckdb.DuckDBPyConnection,
+    lake: RawRelations,
+    addresses: Sequence[str],
+    as_of: datetime,
+    excluded_tokens: Sequence[str] = (),
+) -> pl.DataFrame:
+    """address_features joined to behaviour_features for `addresses` (lower-case) only: the same
+    two queries over the same lake views, with these addresses as the universe. What the address
+    page runs to score an address that the published snapshot lacks."""
+    register_lake_views(con, lake, excluded_tokens)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE universe AS "
+        "SELECT DISTINCT unnest(CAST(? AS VARCHAR[])) AS address",
+        [list(addresses)],
+    ).fetchall()
+    parameters = {"as_of": as_utc(as_of)}
+    farrugia = pl.from_arrow(con.sql(feature_sql(), params=parameters).to_arrow_table())
+    behaviour = pl.from_arrow(
+        con.sql(load_sql(BEHAVIOUR_SQL_NAME), params=parameters).to_arrow_table()
+    )
+    assert isinstance(farrugia, pl.DataFrame) and isinstance(behaviour, pl.DataFrame)
+    return farrugia.join(behaviour, on="address", how="left")
+
+
+def store_pushed_features(
+    con: duckdb.DuckDBPyConnection,
+    features: pa.Table,
+    provenance: Mapping[str, object] | None = None,
+) -> int:
+    """`address_features` computed in BigQuery, with its `provenance`; behaviour_features, which
+    the BigQuery engine does not compute, is dropped in the same transaction so no stale one
+    stays beside it."""
     with transaction(con):
         rows = store_features(con, features)
         con.execute(f"DROP TABLE IF EXISTS {BEHAVIOUR_TABLE}").fetchall()
+        if provenance is not None:
+            write_provenance(con, provenance)
     return rows
 
 

@@ -3,8 +3,9 @@
 A reader (the address page, a notebook) opens `current.json`, then the file it names; a writer
 first writes a new uniquely named file, then replaces `current.json` with one rename. A reader
 therefore always sees a complete snapshot, the previous one or the new one, and never waits for
-the warehouse's lock. Older snapshots are kept for a while (`keep`), so a reader that has just
-read the pointer can still open its file.
+the warehouse's lock. A snapshot may carry attachments (`<name>.<suffix>`: the model, the
+populations behind the percentiles), written before the pointer too. Older snapshots are kept for
+a while (`keep`), so a reader that has just read the pointer can still open their files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -31,25 +33,36 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def publish_snapshot(
-    frame: pl.DataFrame, folder: Path, name: str, manifest: dict[str, object], keep: int = 5
+    frame: pl.DataFrame,
+    folder: Path,
+    name: str,
+    manifest: dict[str, object],
+    keep: int = 5,
+    attachments: Mapping[str, Callable[[str], None]] | None = None,
 ) -> Path:
-    """Write `frame` as `<folder>/<name>.parquet`, point `current.json` at it (with
-    `manifest`), and remove all but the `keep` newest other snapshots; the file's path."""
+    """Write `frame` as `<folder>/<name>.parquet` and each attachment (suffix → a writer given a
+    temporary path) as `<folder>/<name>.<suffix>`, then point `current.json` at them (with
+    `manifest`), and remove all but the `keep` newest other snapshots; the frame's path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.parquet"
-    if path.exists():
+    if path.exists() or any(folder.glob(f"{name}.*")):
         raise FileExistsError(f"snapshot {path} exists already: snapshots are never rewritten")
+    attached: dict[str, str] = {}
+    for suffix, write in (attachments or {}).items():
+        target = folder / f"{name}.{suffix}"
+        _atomic_write(target, write)
+        attached[suffix] = target.name
     _atomic_write(path, lambda temporary: frame.write_parquet(temporary, compression="zstd"))
-    pointer = {"file": path.name, "rows": frame.height, **manifest}
+    pointer = {"file": path.name, "rows": frame.height, "attachments": attached, **manifest}
     _atomic_write(
         folder / POINTER,
         lambda temporary: Path(temporary).write_text(json.dumps(pointer, indent=1, default=str)),
     )
-    older = sorted(
-        (p for p in folder.glob("*.parquet") if p != path), key=lambda p: p.stat().st_mtime
-    )
+    snapshots = {p.name: p for p in folder.glob("*.parquet") if "." not in p.stem}
+    older = sorted((p for p in snapshots.values() if p != path), key=lambda p: p.stat().st_mtime)
     for stale in older[: max(0, len(older) - keep)]:
-        stale.unlink(missing_ok=True)
+        for file in folder.glob(f"{stale.stem}.*"):
+            file.unlink(missing_ok=True)
     return path
 
 
@@ -60,3 +73,10 @@ def read_current(folder: Path) -> tuple[pl.DataFrame, dict[str, object]]:
         raise FileNotFoundError(f"nothing published in {folder}: materialize address_scores first")
     manifest = json.loads(pointer.read_text())
     return pl.read_parquet(folder / manifest["file"]), manifest
+
+
+def attachment_path(folder: Path, manifest: Mapping[str, object], suffix: str) -> Path | None:
+    """The file of the snapshot's attachment `suffix`, or None when it was published without."""
+    attached = manifest.get("attachments") or {}
+    name = attached.get(suffix) if isinstance(attached, dict) else None
+    return folder / str(name) if name else None

@@ -32,6 +32,7 @@ DATA_DIR_ENV = "ETH_ASSETS_DATA_DIR"
 SHARED_DATA_ENV = "ETH_ASSETS_SHARED_DATA"
 SOURCE_ENV = "ETH_ASSETS_SOURCE"
 PARQUET_DIR_ENV = "ETH_ASSETS_PARQUET_DIR"
+PARQUET_COMPLETE_ENV = "ETH_ASSETS_PARQUET_COMPLETE_HISTORIES"
 SIM_SEED_ENV = "ETH_ASSETS_SIM_SEED"
 SIM_ACCOUNTS_ENV = "ETH_ASSETS_SIM_ACCOUNTS"
 SIM_START_ENV = "ETH_ASSETS_SIM_START"
@@ -99,6 +100,12 @@ SETTINGS: tuple[Setting, ...] = (
         "the real-data folder (sample histories, labels, published features)",
     ),
     Setting(PARQUET_DIR_ENV, "`$ETH_ASSETS_SHARED_DATA/raw_txns`", "Parquet source folder"),
+    Setting(
+        PARQUET_COMPLETE_ENV,
+        "`false`",
+        "`true` when the Parquet folder is a full-chain export rather than chosen accounts' "
+        "histories: the address page then scores addresses outside the universe on the fly",
+    ),
     Setting(DATA_DIR_ENV, "`./data`", "runtime output (lake, DuckDB, MLflow)"),
     Setting(
         LAKE_COMPACT_ENV,
@@ -199,6 +206,14 @@ def default_parquet_dir() -> Path:
     """Folder of BigQuery-schema Parquet files: $ETH_ASSETS_PARQUET_DIR or <shared>/raw_txns."""
     configured = _read(PARQUET_DIR_ENV)
     return Path(configured).resolve() if configured else shared_data_dir() / "raw_txns"
+
+
+def parquet_complete_histories() -> bool:
+    """$ETH_ASSETS_PARQUET_COMPLETE_HISTORIES: `true`/`1`/`yes` or `false`/`0`/`no` (default)."""
+    text = (_read(PARQUET_COMPLETE_ENV) or "false").strip().lower()
+    if text not in {"true", "1", "yes", "false", "0", "no"}:
+        raise ValueError(f"{PARQUET_COMPLETE_ENV}={text!r} is neither true nor false")
+    return text in {"true", "1", "yes"}
 
 
 def chain_source_kind() -> str:

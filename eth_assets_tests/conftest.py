@@ -1,5 +1,5 @@
-"""Shared pytest fixtures: the real-data folder, the whole resource set under tmp_path, and a
-data folder of its own for every test (no test writes to ./data)."""
+"""Shared pytest fixtures: the real-data folder, the whole resource set under tmp_path, a data
+folder of its own for every test (no test writes to ./data), and the materialized graph."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.settings import DATA_DIR_ENV, MLFLOW_TRACKING_URI_ENV, SHARED_DATA_ENV
-from eth_assets_tests.fixtures import resource_set
+from eth_assets_tests.fixtures import Graph, build_graph, resource_set
 
 # The checkout is /work/main, so the shared folder beside it is /work/shared/data.
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -53,3 +53,9 @@ def make_resources(tmp_path: Path) -> ResourceFactory:
 def resources(make_resources: ResourceFactory) -> dict[str, object]:
     """The default resource set of `make_resources`: the hand-built Parquet folder as source."""
     return make_resources()
+
+
+@pytest.fixture(scope="session")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    """The whole graph on a small simulated chain, materialized once per session."""
+    return build_graph(tmp_path_factory.mktemp("graph"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -408,3 +409,112 @@ def publish_hand_made_scores(folder: Path, name: str, model: str) -> None:
         "bands": [["low", 0.0], ["medium", 0.25], ["high", 0.5], ["critical", 0.9]],
     }
     publish_snapshot(_hand_made_scores(model), folder, name, manifest)
+
+
+# The whole graph on a small simulated chain, materialized once per test session (conftest's
+# `graph` fixture): what the model, scores and on-the-fly tests read.
+GRAPH_RANGE = {
+    "dagster/asset_partition_range_start": "2021-01-01",
+    "dagster/asset_partition_range_end": "2021-01-20",
+}
+
+
+def graph_assets() -> list:
+    """Every asset from raw extracts to published scores (the published benchmark aside)."""
+    from eth_assets.assets.analysis import elbow_analysis, tsne_embedding
+    from eth_assets.assets.classifier import illicit_classifier, model_comparison, training_set
+    from eth_assets.assets.datasets import clean_features
+    from eth_assets.assets.features import address_features, address_universe
+    from eth_assets.assets.labels import illicit_labels
+    from eth_assets.assets.profiles import investor_profiles
+    from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+    from eth_assets.assets.scores import address_scores
+
+    return [
+        raw_transactions,
+        raw_token_transfers,
+        illicit_labels,
+        address_universe,
+        address_features,
+        clean_features,
+        elbow_analysis,
+        tsne_embedding,
+        investor_profiles,
+        training_set,
+        illicit_classifier,
+        model_comparison,
+        address_scores,
+    ]
+
+
+@dataclass
+class Graph:
+    """A materialized graph: its data folder, instance, resources, tracker, check results, and
+    the simulated accounts left out of its universe (whole histories in the lake, no score)."""
+
+    folder: Path
+    instance: object  # DagsterInstance
+    resources: dict[str, object]
+    tracker: MlflowTracker
+    checks: dict[str, bool]
+    held_out: list[str]
+
+
+def universe_without_every_tenth(source: ChainSource, folder: Path) -> tuple[Path, list[str]]:
+    """An address file of the simulated accounts but one in ten, and the ones left out."""
+    listed = source.default_address_file()
+    assert listed is not None
+    accounts = pl.read_csv(listed[0]).sort("address")
+    every_tenth = pl.int_range(pl.len()) % 10 == 0
+    path = folder / "universe.csv"
+    accounts.filter(~every_tenth).write_csv(path)
+    return path, accounts.filter(every_tenth)["address"].to_list()
+
+
+def build_graph(folder: Path) -> Graph:
+    """Materialize the graph on 500 simulated accounts over 20 days (small grids), with one
+    account in ten outside the universe, then investor_profiles a second time."""
+    from dagster import DagsterInstance, materialize
+
+    from eth_assets.assets.profiles import investor_profiles
+    from eth_assets.resources.simulated_source import SimulatedChainSource
+
+    tracker = MlflowTracker(
+        tracking_uri=f"sqlite:///{folder / 'mlflow' / 'mlflow.db'}",
+        artifact_root=str(folder / "mlflow" / "artifacts"),
+        ui_url="http://mlflow.example:5000",
+    )
+    source = SimulatedChainSource(
+        n_accounts=500, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
+    )
+    resources = resource_set(folder, source, tracker=tracker)
+    instance = DagsterInstance.ephemeral()
+    universe_file, held_out = universe_without_every_tenth(source, folder)
+    small = {
+        "address_universe": {"config": {"address_file": str(universe_file)}},
+        "tsne_embedding": {"config": {"perplexity": 20.0}},
+        "investor_profiles": {"config": {"k_max": 5}},
+        "training_set": {"config": {"folds": 5}},
+        "illicit_classifier": {"config": {"paper_table_folds": [3]}},
+    }
+    first = materialize(
+        graph_assets(),
+        resources=resources,
+        instance=instance,
+        tags=GRAPH_RANGE,
+        run_config={"ops": small},
+    )
+    assert first.success
+    second = materialize(
+        [investor_profiles],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"investor_profiles": small["investor_profiles"]}},
+    )
+    assert second.success
+    checks = {
+        e.check_name: e.passed
+        for result in (first, second)
+        for e in result.get_asset_check_evaluations()
+    }
+    return Graph(folder, instance, resources, tracker, checks, held_out)

@@ -179,6 +179,15 @@ def address_features(
         )
     as_of = resolve_as_of(context, config.as_of)
     excluded = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
+    provenance = {
+        "as_of": as_of.isoformat(),
+        "engine": engine,
+        "chain_source": chain_source.describe(),
+        "complete_histories": chain_source.holds_complete_histories(),
+        "lake": str(lake.root_path()),
+        "excluded_tokens": list(excluded),
+        "dagster_run_id": context.run_id,
+    }
     engine_metadata: dict[str, object] = {}
     with warehouse.connect() as con:
         require_universe(con)
@@ -186,9 +195,9 @@ def address_features(
             table, engine_metadata = features_in_bigquery(
                 chain_source, universe_addresses(con), as_of, excluded
             )
-            rows = store_pushed_features(con, table)
+            rows = store_pushed_features(con, table, provenance)
         else:
-            rows = feature_tables_from_lake(con, lake, as_of, excluded)
+            rows = feature_tables_from_lake(con, lake, as_of, excluded, provenance)
             transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
             engine_metadata = {
                 "label_broadcast_transfers_left_out": transfers,

@@ -1,7 +1,10 @@
 """Per-address scores, published as an immutable snapshot for the address page and the API."""
 
 import json
+import pickle
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +31,7 @@ from eth_assets.assets.model_runs import (
     table_exists,
 )
 from eth_assets.assets.profiles import investor_profiles
+from eth_assets.features import read_provenance
 from eth_assets.publish import publish_snapshot
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
@@ -63,19 +67,17 @@ def _model(which: str, tracker: MlflowTracker, models: ModelStore) -> tuple["Ill
     return model, f"{REGISTERED_MODEL} v{version.version}"
 
 
-def _profile_values(flagged: pl.DataFrame, fit: dict[str, str], models: ModelStore) -> pl.DataFrame:
+def _profile_values(flagged: pl.DataFrame, fit: dict[str, str], path: Path) -> pl.DataFrame:
     """Per address, its values of the profile features as JSON (what the page shows)."""
     from eth_assets.ml.cleaning import cleaning_from_json
-    from eth_assets.ml.profile_features import profile_frame
     from eth_assets.ml.profiles import load_profile_model
 
-    model = load_profile_model(models.folder("investor_profiles") / "model.pkl")
+    model = load_profile_model(path)
     imputed = cleaning_from_json(fit["cleaning"]).impute(flagged, model.source_columns)
-    values = profile_frame(imputed, model.feature_set)
     return pl.DataFrame(
         {
             "address": flagged["address"],
-            "profile_values": [json.dumps(row) for row in values.iter_rows(named=True)],
+            "profile_values": [json.dumps(row) for row in model.values(imputed)],
         }
     )
 
@@ -118,7 +120,16 @@ def address_scores(
     models: ModelStore,
 ) -> MaterializeResult:
     """Calibrated illicit probability, band, profile and reasons for every address."""
-    from eth_assets.ml.scoring import score_addresses  # CatBoost: imported where used
+    # CatBoost and the on-the-fly scorer's imports: loaded where used
+    from eth_assets.ml.scoring import population_frame, score_addresses
+    from eth_assets.serve.on_the_fly import (
+        CLEANING,
+        LABELS,
+        MODEL,
+        POPULATIONS,
+        PROFILES,
+        on_the_fly_terms,
+    )
 
     which = config.model or settings.scoring_model()
     model, model_name = _model(which, tracker, models)
@@ -127,6 +138,7 @@ def address_scores(
         assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
         profiles = read_table(con, "investor_profiles", "investor_profiles")
         fit = read_fit(con)
+        provenance = read_provenance(con)
         training = (
             read_table(con, "training_set", "training_set")
             if table_exists(con, "training_set")
@@ -136,11 +148,12 @@ def address_scores(
     if training is not None:
         illicit = set(training.filter(pl.col("label") == 1)["address"].to_list())
         known = flagged["address"].is_in(list(illicit)).to_numpy() | known
-    scores = score_addresses(
-        model, flagged, flagged["has_activity"].to_numpy(), known, config.reasons
-    )
+    active = flagged["has_activity"].to_numpy()
+    scores = score_addresses(model, flagged, active, known, config.reasons)
     published_at = datetime.now(UTC)
-    profile_values = _profile_values(flagged, fit, models)
+    profile_model = models.folder("investor_profiles") / "model.pkl"
+    profile_values = _profile_values(flagged, fit, profile_model)
+    label_hits = _label_hits(lake)
     scores = (
         scores.join(
             assigned.select("address", "profile_id", "profile_name"), on="address", how="left"
@@ -151,7 +164,7 @@ def address_scores(
             how="left",
         )
         .join(profile_values, on="address", how="left")
-        .join(_label_hits(lake), on="address", how="left")
+        .join(label_hits, on="address", how="left")
         .with_columns(
             is_labelled_illicit=flagged["is_labelled_illicit"],
             model=pl.lit(model_name),
@@ -166,6 +179,16 @@ def address_scores(
     with warehouse.connect() as con:
         replace_tables(con, {"address_scores": scores})
     name = f"{published_at:%Y%m%dT%H%M%S}-{context.run_id[:8]}"
+    populations = population_frame(model, flagged, active, known)
+    on_the_fly = on_the_fly_terms(provenance, fit)
+    # What the address page needs to score an address the snapshot lacks, published with it.
+    attachments = {
+        MODEL: lambda path: Path(path).write_bytes(pickle.dumps(model)),
+        PROFILES: lambda path: shutil.copyfile(profile_model, path),
+        CLEANING: lambda path: Path(path).write_text(fit["cleaning"]),
+        POPULATIONS: lambda path: populations.write_parquet(path),
+        LABELS: lambda path: label_hits.write_parquet(path),
+    }
     path = publish_snapshot(
         scores,
         models.published("address_scores"),
@@ -178,21 +201,26 @@ def address_scores(
             "published_at": published_at.isoformat(),
             "bands": [list(b) for b in model.calibration.bands],
             "threshold": model.calibration.threshold,
+            "on_the_fly": on_the_fly,
         },
+        attachments=attachments,
     )
     bands = scores.group_by("band").len().sort("len", descending=True)
-    active = scores.filter(pl.col("has_activity"))
+    scored = scores.filter(pl.col("has_activity"))
     return MaterializeResult(
         metadata={
             "dagster/row_count": scores.height,
             "model": model_name,
             "as_of": fit["as_of"],
             "flagged": int(scores["is_flagged"].sum()),
-            "mean_probability": float(np.nanmean(active["probability"].to_numpy()))
-            if active.height
+            "mean_probability": float(np.nanmean(scored["probability"].to_numpy()))
+            if scored.height
             else float("nan"),
             "bands": MetadataValue.md(markdown_table(bands)),
             "snapshot": MetadataValue.path(str(path)),
             "pointer": MetadataValue.path(str(path.parent / "current.json")),
+            "on_the_fly_scoring": MetadataValue.text(
+                "allowed" if on_the_fly["allowed"] else f"off: {on_the_fly['why_not']}"
+            ),
         }
     )

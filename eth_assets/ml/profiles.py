@@ -245,6 +245,10 @@ class ProfileModel:
             }
         )
 
+    def values(self, imputed: pl.DataFrame) -> list[dict[str, float]]:
+        """Per row, its values of the profile features (what the page shows beside the name)."""
+        return list(profile_frame(imputed, self.feature_set).iter_rows(named=True))
+
     def save(self, path: Path) -> Path:
         """Pickle the model to `path` atomically."""
         return save_pickle(self, path)

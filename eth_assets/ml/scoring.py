@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -75,3 +77,71 @@ def explain_one(
     cleaned = model.cleaning.apply(row, keep=())
     values = [cleaned[name][0] for name in model.features]
     return top_reasons(shap, model.features, values, populations, illicit_populations, count)
+
+
+@dataclass(frozen=True)
+class Populations:
+    """Cleaned feature values of the scored (active) addresses and of the known illicit ones
+    among them: what a reason's percentiles are measured against."""
+
+    all: dict[str, np.ndarray]
+    illicit: dict[str, np.ndarray]
+
+
+def population_frame(
+    model: IllicitModel, frame: pl.DataFrame, active: np.ndarray, known_illicit: np.ndarray
+) -> pl.DataFrame:
+    """The numeric model features as the model sees them (cleaned) for the active rows of
+    `frame`, with `known_illicit`: the populations `score_addresses` measured percentiles
+    against, in a form that can be published beside the scores."""
+    rows = np.flatnonzero(active)
+    cleaned = model.cleaning.apply(frame[rows], keep=())
+    numeric = [name for name in model.features if cleaned[name].dtype.is_numeric()]
+    return cleaned.select(numeric).with_columns(
+        known_illicit=pl.Series(known_illicit[rows].astype(bool))
+    )
+
+
+def populations_from_frame(frame: pl.DataFrame) -> Populations:
+    """`Populations` from a `population_frame`, each sorted once."""
+    illicit = frame["known_illicit"].to_numpy()
+    values = {name: frame[name].to_numpy().astype(float) for name in frame.columns}
+    values.pop("known_illicit")
+    return Populations(
+        all={name: np.sort(v) for name, v in values.items()},
+        illicit={name: np.sort(v[illicit]) for name, v in values.items()},
+    )
+
+
+def score_new_addresses(
+    model: IllicitModel, frame: pl.DataFrame, populations: Populations, reasons: int = 3
+) -> pl.DataFrame:
+    """Scores of addresses outside the scored population (rows of `frame`: address and the
+    features, all with activity): the same columns as `score_addresses`, with reasons whose
+    percentiles are measured against the published `populations`."""
+    if frame.height == 0:
+        return score_addresses(model, frame, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+    scores = model.score(frame)
+    shap = model.shap_values(frame)
+    cleaned = model.cleaning.apply(frame, keep=())
+    sentences, features = [], []
+    for row in range(frame.height):
+        values = [cleaned[name][row] for name in model.features]
+        found = top_reasons(
+            shap[row], model.features, values, populations.all, populations.illicit, reasons
+        )
+        sentences.append([reason.sentence() for reason in found])
+        features.append([reason.feature for reason in found])
+    return pl.DataFrame(
+        {
+            "address": frame["address"],
+            "has_activity": np.ones(frame.height, dtype=bool),
+            "probability": scores["probability"],
+            "raw_probability": scores["raw_probability"],
+            "is_flagged": scores["is_flagged"],
+            "band": scores["band"],
+            "threshold": np.full(frame.height, model.calibration.threshold),
+            "reasons": pl.Series(sentences, dtype=pl.List(pl.Utf8)),
+            "reason_features": pl.Series(features, dtype=pl.List(pl.Utf8)),
+        }
+    )

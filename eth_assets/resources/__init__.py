@@ -23,7 +23,7 @@ def chain_source_from_env() -> ChainSource:
     """The chain source named by $ETH_ASSETS_SOURCE (default `simulated`: no data, no keys)."""
     kind = settings.chain_source_kind()
     if kind == "parquet":
-        return ParquetChainSource()
+        return ParquetChainSource(complete_histories=settings.parquet_complete_histories())
     if kind == "bigquery":
         return BigQueryChainSource(
             bigquery=BigQueryResource(project=settings.google_cloud_project()),

@@ -62,6 +62,10 @@ class BigQueryChainSource(ChainSource):
     def describe(self) -> str:
         return f"bigquery:{self.dataset}"
 
+    def holds_complete_histories(self) -> bool:
+        """crypto_ethereum holds every transaction of every day it is asked for."""
+        return True
+
     def stage(
         self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime
     ) -> tuple[str, dict[str, object]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from eth_assets.duckdb_utils import sql_file_list
 from eth_assets.schemas import RawTable
@@ -40,6 +41,12 @@ class ChainSource(ConfigurableResource):
         """Expose `table`'s rows with start <= block_timestamp < end in `con` (canonical
         column names); return the relation's name and metadata about the extraction."""
         raise NotImplementedError
+
+    def holds_complete_histories(self) -> bool:
+        """Whether every address found in this source's days has its whole history of those
+        days there (a full-chain source), so an address outside the universe can be scored from
+        the lake; False for collections of chosen accounts' histories."""
+        return False
 
     def default_label_files(self) -> list[str]:
         """Label files read when `illicit_labels` is not configured: the shared lists."""
@@ -76,6 +83,12 @@ class ParquetChainSource(ChainSource):
     """
 
     folder: str = ""
+    complete_histories: bool = Field(
+        default=False,
+        description="The folder is a full-chain export (every transaction of the days it "
+        "covers), not the histories of chosen accounts, whose counterparties appear only "
+        "partially; the address page then scores addresses outside the universe on the fly.",
+    )
 
     def folder_path(self) -> Path:
         """The configured folder, or $ETH_ASSETS_PARQUET_DIR, or ../shared/data/raw_txns."""
@@ -83,6 +96,9 @@ class ParquetChainSource(ChainSource):
 
     def describe(self) -> str:
         return f"parquet:{self.folder_path()}"
+
+    def holds_complete_histories(self) -> bool:
+        return self.complete_histories
 
     def default_address_file(self) -> tuple[str, str | None] | None:
         """`accounts.csv` beside the Parquet files (rows with `in_subset` true), when present."""

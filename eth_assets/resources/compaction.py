@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from eth_assets.duckdb_utils import connect, sql_file_list, sql_literal
+from eth_assets.schemas import RAW_TABLES, RawTable
 
 PART_FILE = "part.parquet"
 DAY_PREFIX = "block_date="
@@ -330,3 +331,26 @@ def compact_table(
     removed = sweep(table_dir, existing, chosen, grace_seconds, now)
     plan = _plan(files, chosen)
     return Compaction(written, removed, len(plan.compact_files), len(plan.day_files))
+
+
+def table_relation_sql(root: Path, table: RawTable) -> str:
+    """A DuckDB SELECT over the table's lake files, typed and empty when the table has no files.
+
+    Reads each day once: from a current compact file where one covers it, else its day file.
+    """
+    relation = plan_sql(read_plan(root / table.name))
+    if relation is None:
+        nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in table.columns)
+        return f"SELECT {nulls}, CAST(NULL AS DATE) AS block_date WHERE false"
+    return relation
+
+
+@dataclass(frozen=True)
+class LakeFiles:
+    """The raw tables of the lake folder `root` as DuckDB SELECTs, for readers outside the
+    pipeline (the address page), which need no Dagster resource."""
+
+    root: Path
+
+    def relation_sql(self, table_name: str) -> str:
+        return table_relation_sql(self.root, RAW_TABLES[table_name])

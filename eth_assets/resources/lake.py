@@ -28,8 +28,7 @@ from eth_assets.resources.compaction import (
     Compaction,
     compact_table,
     day_files,
-    plan_sql,
-    read_plan,
+    table_relation_sql,
 )
 from eth_assets.schemas import RAW_TABLES, RawTable
 from eth_assets.settings import data_dir
@@ -195,18 +194,6 @@ def replace_window(
 def table_files(root: Path, table: RawTable) -> list[Path]:
     """The day files of `table` currently in the lake, oldest day first."""
     return list(day_files(root / table.name).values())
-
-
-def table_relation_sql(root: Path, table: RawTable) -> str:
-    """A DuckDB SELECT over the table's lake files, typed and empty when the table has no files.
-
-    Reads each day once: from a current compact file where one covers it, else its day file.
-    """
-    relation = plan_sql(read_plan(root / table.name))
-    if relation is None:
-        nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in table.columns)
-        return f"SELECT {nulls}, CAST(NULL AS DATE) AS block_date WHERE false"
-    return relation
 
 
 def write_table_atomic(path: Path, table: pa.Table) -> int:

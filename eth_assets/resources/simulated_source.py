@@ -85,6 +85,10 @@ class SimulatedChainSource(ChainSource):
             f"span={first.isoformat()}..{last.isoformat()}"
         )
 
+    def holds_complete_histories(self) -> bool:
+        """The simulated chain is whole: every address's transactions are in it."""
+        return True
+
     def work_path(self) -> Path:
         """Where this configuration's files go: one sub-folder per distinct configuration."""
         root = Path(self.work_dir).resolve() if self.work_dir else data_dir() / "sim"

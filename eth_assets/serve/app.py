@@ -1,8 +1,10 @@
 """The address page and JSON API (FastAPI), answering from the published score snapshot.
 
 Every answer comes from one snapshot object; input is validated before anything is looked up
-(400 naming the problem, never FastAPI's default 422); an address that is not in the snapshot
-gets 404 saying why, never a clean score. Nothing here builds SQL.
+(400 naming the problem, never FastAPI's default 422). An address the snapshot lacks is scored on
+the fly from the lake when the store holds whole histories (see `on_the_fly`); otherwise, or
+without any history, it gets 404 saying why, never a clean score. Input never becomes SQL text:
+the one-address query takes the address as a bound parameter.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -56,10 +59,34 @@ def _number(value: object) -> float | None:
     return None if value is None else float(value)
 
 
-def answer(snapshot: Snapshot, address: str, settings: ServeSettings) -> dict[str, object]:
+class ScoringUnavailable(RuntimeError):
+    """The lake could not be read for an on-the-fly score (503, retry later)."""
+
+
+def look_up(snapshot: Snapshot, addresses: list[str]) -> dict[str, dict[str, object] | None]:
+    """Each address's row: from the snapshot, else scored on the fly when the snapshot allows
+    it; None when neither has it."""
+    found: dict[str, dict[str, object] | None] = {a: snapshot.get(a) for a in addresses}
+    missing = [a for a, row in found.items() if row is None]
+    if missing and snapshot.on_the_fly is not None:
+        try:
+            found.update(snapshot.on_the_fly.score(missing))
+        except (duckdb.Error, OSError) as error:  # the lake unreadable: retry later
+            raise ScoringUnavailable(
+                f"could not score {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''} "
+                f"on the fly from the lake: {error}"
+            ) from error
+    return found
+
+
+def _timestamp(value: object) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else None
+
+
+def answer(
+    snapshot: Snapshot, address: str, row: dict[str, object], settings: ServeSettings
+) -> dict[str, object]:
     """The full answer for a scored address (probability, band, reasons, profile, lists)."""
-    row = snapshot.get(address)
-    assert row is not None
     manifest = snapshot.manifest
     run_id = str(manifest.get("dagster_run_id", ""))
     model = str(row.get("model") or manifest.get("model", ""))
@@ -69,6 +96,8 @@ def answer(snapshot: Snapshot, address: str, settings: ServeSettings) -> dict[st
         "as_of": manifest.get("as_of"),
         "model": model,
         "snapshot": snapshot.name,
+        "scored": row.get("scored", "snapshot"),
+        "scored_at": _timestamp(row.get("scored_at")),
         "has_activity": bool(row["has_activity"]),
         "illicit": {
             "probability": _number(row["probability"]),
@@ -97,13 +126,23 @@ def answer(snapshot: Snapshot, address: str, settings: ServeSettings) -> dict[st
 
 
 def not_scored(snapshot: Snapshot, address: str) -> dict[str, object]:
+    """Why an address has no score: no history in the store, or a store that cannot score it."""
     as_of = snapshot.manifest.get("as_of")
-    return {
-        "address": address,
-        "error": f"no score for {address}: its history is not in the store as of {as_of} "
-        "(only addresses of the scored universe are answered; an unknown address is never "
-        "reported as clean)",
-    }
+    if snapshot.on_the_fly is not None:
+        error = (
+            f"no history of {address} in the store as of {as_of}: no transaction or token "
+            "transfer of it before that cut-off, so it has no score (an unknown address is "
+            "never reported as clean)"
+        )
+        lists = snapshot.on_the_fly.label_hits.get(address, [])
+        return {"address": address, "error": error, "label_lists": lists}
+    error = (
+        f"no score for {address}: it is not among the {len(snapshot.rows):,} addresses scored "
+        f"as of {as_of}, and it is not scored on the fly because "
+        f"{snapshot.on_the_fly_note or 'this snapshot does not allow it'} (its history is not "
+        "in the store as far as the scores go; an unknown address is never reported as clean)"
+    )
+    return {"address": address, "error": error}
 
 
 class BatchRequest(BaseModel):
@@ -137,6 +176,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def bad_input(request: Request, error: BadInput) -> JSONResponse:
         return JSONResponse(status_code=400, content={"error": str(error)})
 
+    @app.exception_handler(ScoringUnavailable)
+    async def unavailable(request: Request, error: ScoringUnavailable) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content={"error": str(error)}, headers={"Retry-After": "5"}
+        )
+
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
@@ -162,9 +207,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     def get_address(address: str) -> JSONResponse:
         key = check_address(address)
         snapshot = snapshots.current()
-        if snapshot.get(key) is None:
+        row = look_up(snapshot, [key])[key]
+        if row is None:
             return JSONResponse(status_code=404, content=not_scored(snapshot, key))
-        return JSONResponse(content=answer(snapshot, key, settings))
+        return JSONResponse(content=answer(snapshot, key, row, settings))
 
     @app.post("/api/v1/addresses:batch", responses=ERRORS)
     def batch(request: BatchRequest) -> dict[str, object]:
@@ -174,17 +220,27 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 f"{settings.batch_limit}"
             )
         snapshot = snapshots.current()
-        results = []
-        for item in request.addresses:
+        keys: dict[int, str] = {}
+        problems: dict[int, str] = {}
+        for index, item in enumerate(request.addresses):
             try:
-                key = check_address(item)
+                keys[index] = check_address(item)
             except BadInput as error:
-                results.append({"input": item, "status": 400, "error": str(error)})
+                problems[index] = str(error)
+        rows = look_up(snapshot, list(dict.fromkeys(keys.values())))
+        results = []
+        for index, item in enumerate(request.addresses):
+            if index in problems:
+                results.append({"input": item, "status": 400, "error": problems[index]})
                 continue
-            if snapshot.get(key) is None:
+            key = keys[index]
+            row = rows[key]
+            if row is None:
                 results.append({"input": item, "status": 404, **not_scored(snapshot, key)})
             else:
-                results.append({"input": item, "status": 200, **answer(snapshot, key, settings)})
+                results.append(
+                    {"input": item, "status": 200, **answer(snapshot, key, row, settings)}
+                )
         return {
             "snapshot": snapshot.name,
             "as_of": snapshot.manifest.get("as_of"),
@@ -216,18 +272,23 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 body, status = f'<p class="error">{html.escape(str(error))}</p>', 400
             else:
                 shown = to_checksum_address(key)
-                if snapshot.get(key) is None:
-                    body, status = (
-                        f'<p class="error">{html.escape(not_scored(snapshot, key)["error"])}</p>',
-                        404,
-                    )
-                else:
-                    body = render_answer(answer(snapshot, key, settings))
+                body, status = page_result(snapshot, key, settings)
         return HTMLResponse(
             render_page(address, shown, body, snapshot, reports.count()), status_code=status
         )
 
     return app
+
+
+def page_result(snapshot: Snapshot, key: str, settings: ServeSettings) -> tuple[str, int]:
+    """The page's result block for a valid address, and its HTTP status."""
+    try:
+        row = look_up(snapshot, [key])[key]
+    except ScoringUnavailable as error:
+        return f'<p class="error">{html.escape(str(error))}</p>', 503
+    if row is None:
+        return f'<p class="error">{html.escape(not_scored(snapshot, key)["error"])}</p>', 404
+    return render_answer(answer(snapshot, key, row, settings)), 200
 
 
 STYLE = """
@@ -276,6 +337,12 @@ def render_answer(data: dict[str, object]) -> str:
         if url
     )
     name = e(str(profile["name"]))
+    scored = (
+        f"scored on the fly at {e(str(data['scored_at']))} (not in snapshot "
+        f"{e(str(data['snapshot']))}: its features were computed from the store for this request)"
+        if data.get("scored") == "on the fly"
+        else f"snapshot {e(str(data['snapshot']))}"
+    )
     return f"""
 <section id="risk"><h3>Illicit risk</h3>
 <p><span class="band band-{e(band.replace(" ", "-"))}" id="band">{e(band)}</span> {e(risk_text)}</p>
@@ -284,7 +351,7 @@ def render_answer(data: dict[str, object]) -> str:
 <p>{e(str(profile["defined_by"] or ""))}</p><table>{values}</table></section>
 {listed}
 <section><h3>Provenance</h3><p>Data as of {e(str(data["as_of"]))}; model {e(str(data["model"]))};
-snapshot {e(str(data["snapshot"]))}.</p><p>{link_items}</p></section>"""
+{scored}.</p><p>{link_items}</p></section>"""
 
 
 def render_page(address: str, shown: str, body: str, snapshot: Snapshot, report_count: int) -> str:

@@ -14,16 +14,20 @@ from pathlib import Path
 import polars as pl
 
 from eth_assets.publish import POINTER, read_current
+from eth_assets.serve.on_the_fly import OnTheFlyScorer, load_on_the_fly
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One published snapshot: its manifest and a row per address."""
+    """One published snapshot: its manifest, a row per address, and the scorer of addresses it
+    lacks (None, with `on_the_fly_note` saying why, when the store does not allow it)."""
 
     manifest: dict[str, object]
     rows: dict[str, dict[str, object]]
+    on_the_fly: OnTheFlyScorer | None = None
+    on_the_fly_note: str = ""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -38,7 +42,13 @@ def load_snapshot(folder: Path) -> Snapshot:
     """The snapshot the pointer names, read whole (scores are one row per address)."""
     frame, manifest = read_current(folder)
     rows = {row["address"]: row for row in frame.iter_rows(named=True)}
-    return Snapshot(manifest=manifest, rows=rows)
+    try:
+        scorer, note = load_on_the_fly(folder, manifest, rows)
+    except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
+        # The scores are still served; only addresses outside them lose the on-the-fly path.
+        log.warning("on-the-fly scoring off for %s: %s", manifest.get("file"), error)
+        scorer, note = None, f"its model files could not be read ({error})"
+    return Snapshot(manifest=manifest, rows=rows, on_the_fly=scorer, on_the_fly_note=note)
 
 
 class SnapshotSource:

@@ -54,7 +54,10 @@ def test_an_unknown_address_is_404_with_the_reason(setup) -> None:
     client, _ = setup
     response = client.get(f"/api/v1/addresses/{UNKNOWN}")
     assert response.status_code == 404
-    assert "not in the store as of 2021-06-30" in response.json()["error"]
+    error = response.json()["error"]
+    assert "not among the 3 addresses scored as of 2021-06-30" in error
+    assert "published without what on-the-fly scoring needs" in error
+    assert "never reported as clean" in error
 
 
 @pytest.mark.parametrize(

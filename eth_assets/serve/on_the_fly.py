@@ -1,0 +1,221 @@
+"""Scoring, on request, an address the published snapshot lacks but the lake holds.
+
+Its features come from the pipeline's own two queries over the lake, with that address as the
+universe, the snapshot's cut-off and the same label-broadcast tokens left out; the snapshot's
+model, fitted cleaning and profile model score it; its reasons' percentiles are measured against
+the populations published with the snapshot. Only a store that holds whole histories allows it:
+an address that merely traded with the universe of a sample of chosen accounts has a partial
+history there, and scoring it would be scoring a fragment (`on_the_fly_terms` decides).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from eth_assets.as_of import parse_as_of
+from eth_assets.datasets import with_flags
+from eth_assets.duckdb_utils import connect
+from eth_assets.features import features_of_addresses
+from eth_assets.ml.classifier import IllicitModel
+from eth_assets.ml.cleaning import Cleaning, cleaning_from_json
+from eth_assets.ml.files import load_pickle
+from eth_assets.ml.profiles import ProfileModel
+from eth_assets.ml.scoring import Populations, populations_from_frame, score_new_addresses
+from eth_assets.publish import attachment_path
+from eth_assets.resources.compaction import LakeFiles
+from eth_assets.settings import PARQUET_COMPLETE_ENV
+
+# The snapshot's attachments the on-the-fly scorer reads (suffix → what it holds).
+MODEL, PROFILES, CLEANING, POPULATIONS, LABELS = (
+    "model.pkl",
+    "profiles.pkl",
+    "cleaning.json",
+    "populations.parquet",
+    "labels.parquet",
+)
+CACHE_SIZE = 4096
+
+
+def on_the_fly_terms(provenance: Mapping[str, str], fit: Mapping[str, str]) -> dict[str, object]:
+    """Whether the address page may score addresses outside the universe from the lake, and
+    how (lake, cut-off, tokens left out); `why_not` says why not. From the provenance of
+    address_features and the fit the models were trained on."""
+    terms: dict[str, object] = {
+        "allowed": False,
+        "lake": provenance.get("lake"),
+        "as_of": fit.get("as_of"),
+        "excluded_tokens": json.loads(provenance.get("excluded_tokens", "[]")),
+    }
+    source = provenance.get("chain_source", "")
+    if not provenance:
+        why = "address_features was computed before it recorded how: materialize it again"
+    elif provenance.get("engine") != "local":
+        why = "the features were computed in BigQuery, not from the lake"
+    elif source != fit.get("chain_source") or provenance.get("as_of") != fit.get("as_of"):
+        why = (
+            f"address_features ({source}, as of {provenance.get('as_of')}) is newer than the "
+            f"cleaned datasets ({fit.get('chain_source')}, as of {fit.get('as_of')}): "
+            "materialize clean_features and what follows"
+        )
+    elif provenance.get("complete_histories") != "true":
+        why = (
+            f"the store's source ({source}) holds whole histories only for the universe's "
+            "addresses; any other address appears there only through its transactions with "
+            f"them, so it is not scored from that fragment (for a full-chain Parquet export, "
+            f"set {PARQUET_COMPLETE_ENV}=true)"
+        )
+    else:
+        return {**terms, "allowed": True, "why_not": ""}
+    return {**terms, "why_not": why}
+
+
+@dataclass
+class OnTheFlyScorer:
+    """The snapshot's model, cleaning, profiles and populations, and the lake to read."""
+
+    model: IllicitModel
+    profiles: ProfileModel
+    cleaning: Cleaning
+    populations: Populations
+    lake: LakeFiles
+    as_of: datetime
+    excluded_tokens: tuple[str, ...]
+    label_hits: dict[str, list[str]]
+    descriptions: dict[int, str]
+    constants: dict[str, object]  # model, model_as_of, as_of, chain_source, … of every row
+    reasons: int = 3
+    _cache: OrderedDict[str, dict[str, object] | None] = field(default_factory=OrderedDict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Scoring reads the lake and runs the model: at most two at a time on two cores, so a
+    # burst of unknown addresses cannot starve the answers from the snapshot.
+    _running: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(2)
+    )
+
+    def score(self, addresses: Sequence[str]) -> dict[str, dict[str, object] | None]:
+        """Per address (lower-case): a row shaped like the snapshot's, or None when the lake
+        holds no transaction or token transfer of it before the cut-off."""
+        found: dict[str, dict[str, object] | None] = {}
+        with self._cache_lock:
+            for address in addresses:
+                if address in self._cache:
+                    self._cache.move_to_end(address)
+                    found[address] = self._cache[address]
+        missing = list(dict.fromkeys(a for a in addresses if a not in found))
+        if missing:
+            with self._running:
+                computed = self._compute(missing)
+            with self._cache_lock:
+                for address, row in computed.items():
+                    self._cache[address] = row
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            found.update(computed)
+        return found
+
+    def features(self, addresses: Sequence[str]) -> pl.DataFrame:
+        """The flagged feature rows of `addresses`, from the lake (retried once if a day file
+        was swapped while the query ran)."""
+        for attempt in (1, 2):
+            con = connect()
+            try:
+                features = features_of_addresses(
+                    con, self.lake, addresses, self.as_of, self.excluded_tokens
+                )
+                break
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+            finally:
+                con.close()
+        universe = pl.DataFrame(
+            {
+                "address": features["address"],
+                "is_labelled_illicit": [a in self.label_hits for a in features["address"]],
+            }
+        )
+        return with_flags(features, universe)
+
+    def _compute(self, addresses: list[str]) -> dict[str, dict[str, object] | None]:
+        flagged = self.features(addresses)
+        active = flagged.filter(pl.col("has_activity"))
+        result: dict[str, dict[str, object] | None] = dict.fromkeys(addresses)
+        if active.height == 0:
+            return result
+        scores = score_new_addresses(self.model, active, self.populations, self.reasons)
+        imputed = self.cleaning.impute(active, self.profiles.source_columns)
+        assigned = self.profiles.assign(imputed, np.ones(active.height, dtype=bool))
+        values = self.profiles.values(imputed)
+        scored_at = datetime.now(UTC)
+        for index, row in enumerate(scores.iter_rows(named=True)):
+            address = row["address"]
+            profile_id = int(assigned["profile_id"][index])
+            result[address] = {
+                **row,
+                "profile_id": profile_id,
+                "profile_name": assigned["profile_name"][index],
+                "profile_sets_apart": self.descriptions.get(profile_id),
+                "profile_values": json.dumps(values[index]),
+                "label_hits": self.label_hits.get(address, []),
+                "is_labelled_illicit": address in self.label_hits,
+                **self.constants,
+                "scored_at": scored_at,
+                "scored": "on the fly",
+            }
+        return result
+
+
+def load_on_the_fly(
+    folder: Path, manifest: Mapping[str, object], rows: Mapping[str, Mapping[str, object]]
+) -> tuple[OnTheFlyScorer | None, str]:
+    """The scorer of a published snapshot, or None and why it cannot score on the fly."""
+    terms = manifest.get("on_the_fly")
+    if not isinstance(terms, dict):
+        return None, "this snapshot was published without what on-the-fly scoring needs"
+    if not terms.get("allowed"):
+        return None, str(terms.get("why_not"))
+    paths = {
+        suffix: attachment_path(folder, manifest, suffix)
+        for suffix in (MODEL, PROFILES, CLEANING, POPULATIONS, LABELS)
+    }
+    absent = [suffix for suffix, path in paths.items() if path is None or not path.is_file()]
+    if absent:
+        return None, f"the snapshot's {', '.join(absent)} are missing from {folder}"
+    lake = Path(str(terms["lake"]))
+    if not lake.is_dir():
+        return None, f"the lake the snapshot was computed from, {lake}, is not there"
+    model = load_pickle(paths[MODEL], IllicitModel, "address_scores")
+    profiles = load_pickle(paths[PROFILES], ProfileModel, "address_scores")
+    labels = pl.read_parquet(paths[LABELS])
+    descriptions: dict[int, str] = {}
+    for row in rows.values():
+        if row.get("profile_id") is not None:
+            descriptions.setdefault(int(row["profile_id"]), str(row.get("profile_sets_apart")))
+    first = next(iter(rows.values()), {})
+    constants = {
+        key: first.get(key)
+        for key in ("model", "model_as_of", "model_chain_source", "as_of", "chain_source")
+    }
+    scorer = OnTheFlyScorer(
+        model=model,
+        profiles=profiles,
+        cleaning=cleaning_from_json(paths[CLEANING].read_text()),
+        populations=populations_from_frame(pl.read_parquet(paths[POPULATIONS])),
+        lake=LakeFiles(lake),
+        as_of=parse_as_of(str(terms["as_of"])),
+        excluded_tokens=tuple(terms.get("excluded_tokens") or ()),
+        label_hits=dict(zip(labels["address"], labels["label_hits"].to_list(), strict=True)),
+        descriptions=descriptions,
+        constants=constants,
+    )
+    return scorer, ""
