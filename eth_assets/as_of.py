@@ -24,11 +24,12 @@ def end_of_day(day: date) -> datetime:
     return start_of_day(day + timedelta(days=1))
 
 
-def default_as_of(materialized_partition_keys: set[str]) -> datetime:
-    """The end of the latest materialized daily partition."""
-    if not materialized_partition_keys:
+def default_as_of(last_day_in_lake: date | None) -> datetime:
+    """The end of the latest day the lake holds of raw_transactions: the lake's own files decide
+    what is there, not a record of runs (a run killed while recording events leaves both apart)."""
+    if last_day_in_lake is None:
         raise ValueError(
-            "no partition of raw_transactions is materialized yet: materialize a range first, "
+            "the lake holds no day of raw_transactions yet: materialize a range first, "
             "or give `as_of` in the asset config"
         )
-    return end_of_day(date.fromisoformat(max(materialized_partition_keys)))
+    return end_of_day(last_day_in_lake)

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import polars as pl
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -43,6 +44,12 @@ RAW_CHECKS = [
         description="Contract creations (NULL to_address) name the created contract.",
     ),
     AssetCheckSpec(
+        "raw_transactions_have_receipts",
+        asset=raw_transactions,
+        description="Every transaction has its receipt's gas used: without it fees, and so "
+        "balances and gas features, fall back to the gas limit.",
+    ),
+    AssetCheckSpec(
         "raw_token_transfers_valid_addresses",
         asset=raw_token_transfers,
         description="Every token/from/to address is valid.",
@@ -52,64 +59,71 @@ RAW_CHECKS = [
 
 # One step for the four raw checks: each step is a process that loads the code location, so
 # four separate checks cost four process starts for four queries of milliseconds.
-@multi_asset_check(specs=RAW_CHECKS, description="Data quality of the raw lake tables.")
-def raw_data_quality(lake: ParquetLake) -> Iterator[AssetCheckResult]:
+# What each raw check counts: (table, aggregate, passes when zero, severity).
+RAW_CHECK_QUERIES: dict[str, tuple[str, str, str, AssetCheckSeverity]] = {
+    "raw_transactions_unique_hashes": (
+        "transactions",
+        "count(*) - count(DISTINCT hash)",
+        "duplicate_rows",
+        AssetCheckSeverity.ERROR,
+    ),
+    "raw_transactions_valid_addresses": (
+        "transactions",
+        f"count(*) FILTER (WHERE NOT regexp_full_match(from_address, '{ADDRESS_PATTERN}') "
+        f"OR (to_address IS NOT NULL AND NOT regexp_full_match(to_address, '{ADDRESS_PATTERN}')))",
+        "invalid_rows",
+        AssetCheckSeverity.ERROR,
+    ),
+    "raw_transactions_creations_have_contract": (
+        "transactions",
+        "count(*) FILTER (WHERE to_address IS NULL AND receipt_contract_address IS NULL "
+        "AND coalesce(receipt_status, 1) = 1)",
+        "creations_without_contract",
+        AssetCheckSeverity.WARN,
+    ),
+    "raw_transactions_have_receipts": (
+        "transactions",
+        "count(*) FILTER (WHERE receipt_gas_used IS NULL)",
+        "rows_without_receipt_gas_used",
+        AssetCheckSeverity.WARN,
+    ),
+    "raw_token_transfers_valid_addresses": (
+        "token_transfers",
+        "count(*) FILTER (WHERE NOT ("
+        + " AND ".join(
+            f"regexp_full_match({column}, '{ADDRESS_PATTERN}')"
+            for column in ("token_address", "from_address", "to_address")
+        )
+        + "))",
+        "invalid_rows",
+        AssetCheckSeverity.ERROR,
+    ),
+}
+
+
+@multi_asset_check(
+    specs=RAW_CHECKS, can_subset=True, description="Data quality of the raw lake tables."
+)
+def raw_data_quality(
+    context: AssetCheckExecutionContext, lake: ParquetLake
+) -> Iterator[AssetCheckResult]:
+    """The selected raw checks (all, or those of the one raw table a run materializes)."""
+    selected = {key.name: key for key in context.selected_asset_check_keys}
     con = connect()
     try:
-        duplicates = _scalar(con, lake, "transactions", "count(*) - count(DISTINCT hash)")
-        invalid_transactions = _scalar(
-            con,
-            lake,
-            "transactions",
-            f"count(*) FILTER (WHERE NOT regexp_full_match(from_address, '{ADDRESS_PATTERN}') "
-            f"OR (to_address IS NOT NULL "
-            f"AND NOT regexp_full_match(to_address, '{ADDRESS_PATTERN}')))",
-        )
-        missing = _scalar(
-            con,
-            lake,
-            "transactions",
-            "count(*) FILTER (WHERE to_address IS NULL AND receipt_contract_address IS NULL "
-            "AND coalesce(receipt_status, 1) = 1)",
-        )
-        invalid_transfers = _scalar(
-            con,
-            lake,
-            "token_transfers",
-            "count(*) FILTER (WHERE NOT ("
-            + " AND ".join(
-                f"regexp_full_match({column}, '{ADDRESS_PATTERN}')"
-                for column in ("token_address", "from_address", "to_address")
+        for name, (table, expression, count_name, severity) in RAW_CHECK_QUERIES.items():
+            if name not in selected:
+                continue
+            count = _scalar(con, lake, table, expression)
+            yield AssetCheckResult(
+                asset_key=selected[name].asset_key,
+                check_name=name,
+                passed=count == 0,
+                severity=severity,
+                metadata={count_name: count},
             )
-            + "))",
-        )
     finally:
         con.close()
-    yield AssetCheckResult(
-        asset_key=raw_transactions.key,
-        check_name="raw_transactions_unique_hashes",
-        passed=duplicates == 0,
-        metadata={"duplicate_rows": duplicates},
-    )
-    yield AssetCheckResult(
-        asset_key=raw_transactions.key,
-        check_name="raw_transactions_valid_addresses",
-        passed=invalid_transactions == 0,
-        metadata={"invalid_rows": invalid_transactions},
-    )
-    yield AssetCheckResult(
-        asset_key=raw_transactions.key,
-        check_name="raw_transactions_creations_have_contract",
-        passed=missing == 0,
-        severity=AssetCheckSeverity.WARN,
-        metadata={"creations_without_contract": missing},
-    )
-    yield AssetCheckResult(
-        asset_key=raw_token_transfers.key,
-        check_name="raw_token_transfers_valid_addresses",
-        passed=invalid_transfers == 0,
-        metadata={"invalid_rows": invalid_transfers},
-    )
 
 
 @asset_check(asset=illicit_labels, description="Labels are present and every address is valid.")

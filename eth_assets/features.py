@@ -208,22 +208,30 @@ BEHAVIOUR_TABLE = "behaviour_features"
 PROVENANCE_TABLE = "feature_provenance"
 
 
-def write_provenance(con: duckdb.DuckDBPyConnection, provenance: Mapping[str, object]) -> None:
-    """How address_features was computed (as_of, engine, source, lake, tokens left out), as
-    key/value rows; called inside the transaction that writes the features."""
-    con.execute(f"CREATE OR REPLACE TABLE {PROVENANCE_TABLE} (key VARCHAR, value VARCHAR)")
+def write_provenance(
+    con: duckdb.DuckDBPyConnection,
+    provenance: Mapping[str, object],
+    table: str = PROVENANCE_TABLE,
+) -> None:
+    """How a warehouse table was computed (for address_features: as_of, engine, source, lake,
+    tokens left out), as key/value rows; called inside the transaction that writes the table."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"not a plain table name: {table!r}")
+    con.execute(f"CREATE OR REPLACE TABLE {table} (key VARCHAR, value VARCHAR)").fetchall()
     rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in provenance.items()]
-    con.executemany(f"INSERT INTO {PROVENANCE_TABLE} VALUES (?, ?)", rows)
+    con.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
 
 
-def read_provenance(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The stored provenance of address_features; empty when it was never recorded."""
+def read_provenance(
+    con: duckdb.DuckDBPyConnection, table: str = PROVENANCE_TABLE
+) -> dict[str, str]:
+    """The stored provenance of a warehouse table; empty when it was never recorded."""
     found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [PROVENANCE_TABLE]
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
     ).fetchall()[0][0]
     if not found:
         return {}
-    return dict(con.execute(f"SELECT key, value FROM {PROVENANCE_TABLE}").fetchall())
+    return dict(con.execute(f"SELECT key, value FROM {table}").fetchall())
 
 
 def feature_tables_from_lake(

@@ -314,11 +314,23 @@ def _csv_columns(header: list[str], path: Path) -> dict[str, int]:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Line number and cells of each non-blank CSV row, header first."""
+    """Line number and cells of each non-blank CSV row, header first. A quoted cell running
+    over several lines (an unbalanced quote, which would swallow the rows after it) rejects the
+    file, naming the line it starts on."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
+            previous_line = 0
             for row in reader:
+                first_line = previous_line + 1
+                previous_line = reader.line_num
+                if any("\n" in cell or "\r" in cell for cell in row):
+                    raise ValueError(
+                        f"label file {path}: line {first_line} opens a quoted cell that runs "
+                        f"to line {reader.line_num} (an unbalanced quote?); lines "
+                        f"{first_line}-{reader.line_num} would be read as one row. Fix the "
+                        "quote; no row of this file was used"
+                    )
                 if any(cell.strip() for cell in row):
                     yield reader.line_num, row
     except OSError as exc:

@@ -1,11 +1,11 @@
 """Cleaned, mean-imputed datasets: what every model reads instead of the raw feature table."""
 
+import duckdb
 import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     BackfillPolicy,
     Config,
     MaterializeResult,
@@ -19,7 +19,7 @@ from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.model_runs import FIT_TABLE, read_table, replace_tables, table_exists
 from eth_assets.datasets import PASS_THROUGH, cleaning_rules, with_flags
-from eth_assets.features import BEHAVIOUR_TABLE
+from eth_assets.features import BEHAVIOUR_TABLE, read_provenance
 from eth_assets.ml.cleaning import clean_dataset, unusable_cells
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
@@ -40,12 +40,15 @@ class CleanFeaturesConfig(Config):
     )
 
 
-def features_as_of(context: AssetExecutionContext) -> str:
-    """The cutoff address_features was computed with (its latest materialization)."""
-    event = context.instance.get_latest_materialization_event(AssetKey("address_features"))
-    if event is None or event.asset_materialization is None:
-        raise LookupError("address_features has no materialization: materialize it first")
-    return str(event.asset_materialization.metadata["as_of"].value)
+def features_as_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The cutoff address_features was computed with, as stored beside it in the warehouse."""
+    provenance = read_provenance(con)
+    if "as_of" not in provenance:
+        raise LookupError(
+            "address_features has no recorded cutoff (never materialized, or by an older "
+            "version): materialize address_features first"
+        )
+    return provenance["as_of"]
 
 
 @asset(
@@ -72,8 +75,8 @@ def clean_features(
     models: ModelStore,
 ) -> MaterializeResult:
     """Features with invalid values mean-imputed, mostly-zero columns dropped, one row each."""
-    as_of = features_as_of(context)
     with warehouse.connect() as con:
+        as_of = features_as_of(con)
         features = read_table(con, "address_features", "address_features")
         universe = read_table(con, UNIVERSE_TABLE, "address_universe")
         behaviour = (

@@ -4,10 +4,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import polars as pl
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     BackfillPolicy,
     Config,
     MaterializeResult,
@@ -20,13 +23,18 @@ from eth_assets.as_of import default_as_of, parse_as_of
 from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
+from eth_assets.drift import MAJOR_SHIFT, feature_drift
+from eth_assets.duckdb_utils import transaction
 from eth_assets.features import (
     excluded_transfers,
     feature_summary,
     feature_tables_from_lake,
+    read_provenance,
     register_lake_views,
     store_pushed_features,
+    write_provenance,
 )
+from eth_assets.provenance import require_one_source
 from eth_assets.pushdown import features_in_bigquery
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
@@ -49,18 +57,18 @@ from eth_assets.universe import (
     universe_addresses,
 )
 
+UNIVERSE_PROVENANCE_TABLE = "address_universe_provenance"
 AS_OF_DESCRIPTION = (
     "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). "
-    "Empty: the end of the latest materialized raw_transactions partition."
+    "Empty: the end of the latest day of raw_transactions in the lake."
 )
 
 
-def resolve_as_of(context: AssetExecutionContext, configured: str) -> datetime:
-    """The configured cutoff, or the end of the latest materialized raw partition."""
+def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
+    """The configured cutoff, or the end of the latest day of raw_transactions in the lake."""
     if configured:
         return parse_as_of(configured)
-    keys = context.instance.get_materialized_partitions(AssetKey("raw_transactions"))
-    return default_as_of(set(keys))
+    return default_as_of(lake.last_day("transactions"))
 
 
 class AddressUniverseConfig(Config):
@@ -96,6 +104,15 @@ def address_universe(
     warehouse: DuckDBWarehouse,
 ) -> MaterializeResult:
     """The addresses to profile: those whose whole history is in the store."""
+    source = chain_source.describe()
+    require_one_source(
+        source,
+        {
+            "illicit_labels": lake.table_source("illicit_labels"),
+            "raw_transactions": lake.sources("transactions"),
+            "raw_token_transfers": lake.sources("token_transfers"),
+        },
+    )
     labels_path = lake.table_path("illicit_labels")
     labelled = (
         pl.read_parquet(labels_path, columns=["address"])
@@ -113,12 +130,18 @@ def address_universe(
         else:
             register_lake_views(con, lake)
             con.register("labels", labelled.to_arrow())
-            as_of = resolve_as_of(context, config.as_of)
+            as_of = resolve_as_of(lake, config.as_of)
             universe = sample_universe(
                 con, as_of, config.sample_size, config.min_transactions, config.seed
             )
             origin = f"labelled + sample of {config.sample_size} (as_of {as_of.isoformat()})"
-        rows = store_universe(con, universe, labelled)
+        with transaction(con):
+            rows = store_universe(con, universe, labelled)
+            write_provenance(
+                con,
+                {"chain_source": source, "origin": origin, "dagster_run_id": context.run_id},
+                UNIVERSE_PROVENANCE_TABLE,
+            )
         by_reason = con.sql(
             f"SELECT inclusion_reason, is_labelled_illicit, count(*) AS addresses "
             f"FROM {UNIVERSE_TABLE} GROUP BY ALL ORDER BY ALL"
@@ -155,12 +178,59 @@ class AddressFeaturesConfig(Config):
     )
 
 
+USABLE_CHECK = "address_features_usable"
+DRIFT_CHECK = "address_features_drift"
+
+
+def usability_problem(active: int, rows: int, labelled: int, labels: int) -> str | None:
+    """Why a feature table must not reach the models (None when it may). `labels` is the size
+    of the label set when the universe was sampled (labelled addresses with history are always
+    in it), else 0: an explicit address file may rightly hold no labelled address."""
+    if rows and not active:
+        return (
+            f"all {rows} addresses have zero transactions and token transfers before as_of: the "
+            "range holds no data for them. Check the raw partitions and as_of"
+        )
+    if labels and not labelled:
+        return (
+            f"the label set holds {labels} addresses, but none is in the universe: the labels "
+            "and the chain data do not match (another source?). Materialize illicit_labels and "
+            "address_universe for this source"
+        )
+    return None
+
+
+def _previous_numeric(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """The stored address_features (numeric columns), before this run replaces it."""
+    if not con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'address_features'"
+    ).fetchall()[0][0]:
+        return None
+    return con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
+
+
 @asset(
     deps=[address_universe, raw_transactions, raw_token_transfers],
     group_name="features",
     kinds={"duckdb", "sql"},
     tags=WAREHOUSE_TAG,
     backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[
+        AssetCheckSpec(
+            USABLE_CHECK,
+            asset="address_features",
+            blocking=True,
+            description="Some address has activity, and where the label set has addresses the "
+            "universe holds some of them: the models do not run on an empty or mismatched "
+            "table otherwise.",
+        ),
+        AssetCheckSpec(
+            DRIFT_CHECK,
+            asset="address_features",
+            description=f"Population stability index per feature against the previous table; "
+            f"warns when one is above {MAJOR_SHIFT}.",
+        ),
+    ],
 )
 def address_features(
     context: AssetExecutionContext,
@@ -177,12 +247,13 @@ def address_features(
             "engine 'bigquery' runs the features inside BigQuery and needs "
             f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
         )
-    as_of = resolve_as_of(context, config.as_of)
+    as_of = resolve_as_of(lake, config.as_of)
+    source = chain_source.describe()
     excluded = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
     provenance = {
         "as_of": as_of.isoformat(),
         "engine": engine,
-        "chain_source": chain_source.describe(),
+        "chain_source": source,
         "complete_histories": chain_source.holds_complete_histories(),
         "lake": str(lake.root_path()),
         "excluded_tokens": list(excluded),
@@ -191,6 +262,15 @@ def address_features(
     engine_metadata: dict[str, object] = {}
     with warehouse.connect() as con:
         require_universe(con)
+        previous = _previous_numeric(con)
+        universe_provenance = read_provenance(con, UNIVERSE_PROVENANCE_TABLE)
+        parts: dict[str, object] = {"address_universe": universe_provenance.get("chain_source")}
+        if engine == "local":
+            parts |= {
+                "raw_transactions": lake.sources("transactions"),
+                "raw_token_transfers": lake.sources("token_transfers"),
+            }
+        require_one_source(source, parts)  # type: ignore[arg-type]
         if engine == "bigquery":
             table, engine_metadata = features_in_bigquery(
                 chain_source, universe_addresses(con), as_of, excluded
@@ -204,7 +284,58 @@ def address_features(
                 "universe_addresses_that_received_them": recipients,
             }
         summary = feature_summary(con, "address_features")
+        current = con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
+        labelled = con.execute(
+            f"SELECT count(*) FILTER (WHERE is_labelled_illicit) FROM {UNIVERSE_TABLE}"
+        ).fetchall()[0][0]
+    activity = [c for c in ("total_transactions", "total_erc20_tnxs") if c in current.columns]
+    active = current.filter(pl.sum_horizontal(activity) > 0).height if activity else rows
+    labels_path = lake.table_path("illicit_labels")
+    sampled = universe_provenance.get("origin", "").startswith("labelled + sample")
+    labels = (
+        pl.read_parquet(labels_path, columns=["address"])["address"].n_unique()
+        if labels_path.is_file() and sampled
+        else 0
+    )
+    problem = usability_problem(active, rows, int(labelled), labels)
+    if problem:
+        context.log.error(f"address_features is not usable: {problem}")
+    drift = feature_drift(previous, current) if previous is not None else None
+    worst = drift.filter(pl.col("psi") > MAJOR_SHIFT) if drift is not None else None
+    if worst is not None and worst.height:
+        context.log.warning(
+            f"feature drift: {worst.height} features with PSI above {MAJOR_SHIFT}: "
+            + ", ".join(f"{f} {v:.2f}" for f, v in worst.select("feature", "psi").iter_rows())
+        )
+    checks = [
+        AssetCheckResult(
+            check_name=USABLE_CHECK,
+            passed=problem is None,
+            description=problem,
+            metadata={
+                "addresses": rows,
+                "addresses_with_activity": active,
+                "labelled_in_universe": int(labelled),
+                "label_set_addresses": labels,
+            },
+        ),
+        AssetCheckResult(
+            check_name=DRIFT_CHECK,
+            passed=not (worst is not None and worst.height),
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "compared_with": "the previous address_features"
+                if drift is not None
+                else "nothing (first materialization)",
+                "max_psi": float(drift["psi"].max() or 0.0) if drift is not None else 0.0,
+                "psi": MetadataValue.md(markdown_table(drift.head(60)))
+                if drift is not None
+                else MetadataValue.md("no previous table"),
+            },
+        ),
+    ]
     return MaterializeResult(
+        check_results=checks,
         metadata={
             "dagster/row_count": rows,
             "as_of": as_of.isoformat(),
@@ -214,5 +345,5 @@ def address_features(
             "columns": len(summary),
             "summary": MetadataValue.md(markdown_table(summary)),
             "warehouse": MetadataValue.path(str(warehouse.file_path())),
-        }
+        },
     )

@@ -33,6 +33,43 @@ class IllicitLabelsConfig(Config):
             "data)."
         ),
     )
+    min_accepted_share: float = Field(
+        default=0.5,
+        description="Fail (keeping the previous labels) when fewer of the entries read than "
+        "this share are valid labels.",
+    )
+    min_share_of_previous: float = Field(
+        default=0.5,
+        description="Fail (keeping the previous labels) when the new set has fewer unique "
+        "addresses than this share of the previous set's.",
+    )
+    allow_fewer_labels: bool = Field(
+        default=False,
+        description="Accept an empty, mostly rejected or much smaller label set anyway.",
+    )
+
+
+def label_set_problem(
+    accepted: int, rejected: int, unique: int, previous: int | None, config: IllicitLabelsConfig
+) -> str | None:
+    """Why a new label set (`accepted` label rows, `rejected` entries, `unique` addresses) must
+    not replace the stored one of `previous` unique addresses (None when it may)."""
+    if config.allow_fewer_labels:
+        return None
+    if accepted == 0:
+        return f"no valid label among {rejected} entries read"
+    share = accepted / (accepted + rejected)
+    if share < config.min_accepted_share:
+        return (
+            f"only {accepted} of {accepted + rejected} entries ({share:.0%}) are valid labels, "
+            f"below min_accepted_share {config.min_accepted_share:.0%}"
+        )
+    if previous and unique < config.min_share_of_previous * previous:
+        return (
+            f"{unique} labelled addresses against {previous} in the stored set, below "
+            f"min_share_of_previous {config.min_share_of_previous:.0%}"
+        )
+    return None
 
 
 # The single-run policy lets one `--partition-range` command include this unpartitioned asset.
@@ -52,8 +89,25 @@ def illicit_labels(
             "`files` config)"
         )
     parsed = read_label_files(files)
-    labels_bytes = lake.write_table("illicit_labels", parsed.labels.to_arrow())
-    lake.write_table("illicit_labels_rejected", parsed.rejected.to_arrow())
+    unique = parsed.labels["address"].n_unique()
+    path = lake.table_path("illicit_labels")
+    previous = (
+        pl.read_parquet(path, columns=["address"])["address"].n_unique() if path.is_file() else None
+    )
+    problem = label_set_problem(
+        parsed.labels.height, parsed.rejected.height, unique, previous, config
+    )
+    if problem:
+        reasons = parsed.rejected.group_by("reason").len().sort("len", descending=True).head(3)
+        raise ValueError(
+            f"label files {', '.join(files)}: {problem}. The stored labels were kept and "
+            "nothing downstream ran. Most common rejections: "
+            + "; ".join(f"{r} ({n})" for r, n in reasons.iter_rows())
+            + ". Fix the files, or set `allow_fewer_labels: true` if the smaller set is right"
+        )
+    source = chain_source.describe()
+    labels_bytes = lake.write_table("illicit_labels", parsed.labels.to_arrow(), source)
+    lake.write_table("illicit_labels_rejected", parsed.rejected.to_arrow(), source)
     per_source = (
         parsed.labels.group_by("source")
         .agg(pl.len().alias("rows"), pl.col("address").n_unique().alias("unique_addresses"))
@@ -69,6 +123,8 @@ def illicit_labels(
     return MaterializeResult(
         metadata={
             "dagster/row_count": parsed.labels.height,
+            "chain_source": source,
+            "previous_unique_addresses": previous if previous is not None else "none",
             "unique_addresses": parsed.labels["address"].n_unique(),
             "files": MetadataValue.json(files),
             "per_source": MetadataValue.md(markdown_table(per_source)),

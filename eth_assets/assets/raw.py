@@ -4,10 +4,12 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
+    Config,
     MaterializeResult,
     MetadataValue,
     asset,
 )
+from pydantic import Field
 
 from eth_assets.partitions import daily_partitions
 from eth_assets.resources.chain_sources import ChainSource
@@ -65,6 +67,50 @@ def _run_metadata(written: WindowWrite, source: str) -> dict[str, object]:
     }
 
 
+# What a missing optional source column changes in the features (others change none).
+FEATURE_EFFECTS = {
+    "receipt_gas_used": "fees fall back to gas limit × gas price: total_ether_balance, "
+    "balance_eth and gas_used_ratio are off (check raw_transactions_have_receipts)",
+    "receipt_status": "failed transactions count as successful: balances and "
+    "failed_sent_share are off",
+    "receipt_contract_address": "contract creations do not name the created contract: "
+    "number_of_created_contracts and contract features are off",
+}
+
+
+class RawConfig(Config):
+    """Opt-ins for writes the lake otherwise refuses (both are logged day by day)."""
+
+    replace_other_source: bool = Field(
+        default=False,
+        description="Replace days that another source (another ETH_ASSETS_SOURCE, Parquet "
+        "folder or simulated seed) wrote. Off: such a run fails and changes nothing.",
+    )
+    allow_deleting_days: bool = Field(
+        default=False,
+        description="Delete days the lake holds but the source now has no rows for. Off: such a "
+        "run fails and changes nothing.",
+    )
+
+
+def check_window(context: AssetExecutionContext, chain_source: ChainSource) -> None:
+    """Fail on a reversed partition range, or a window entirely outside the source's days."""
+    keys = context.partition_key_range
+    if keys.start > keys.end:
+        raise ValueError(
+            f"partition range {keys.start}...{keys.end} is reversed: the first day must not come "
+            f"after the last (did you mean {keys.end}...{keys.start}?)"
+        )
+    span = chain_source.available_days()
+    if span is not None:
+        first, last = span
+        if keys.end < first.isoformat() or keys.start > last.isoformat():
+            raise ValueError(
+                f"partitions {keys.start}...{keys.end} are outside the days the source "
+                f"({chain_source.describe()}) holds: {first.isoformat()}...{last.isoformat()}"
+            )
+
+
 def build_raw_asset(table: RawTable) -> AssetsDefinition:
     """A daily-partitioned raw asset that replaces its days in the Parquet lake."""
 
@@ -81,15 +127,38 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
         tags={"storage": "lake"},
     )
     def raw_asset(
-        context: AssetExecutionContext, chain_source: ChainSource, lake: ParquetLake
+        context: AssetExecutionContext,
+        config: RawConfig,
+        chain_source: ChainSource,
+        lake: ParquetLake,
     ) -> MaterializeResult:
+        check_window(context, chain_source)
         window = context.partition_time_window
         written = lake.replace_window(
             table.name,
             lambda con: chain_source.stage(con, table, window.start, window.end),
             window.start,
             window.end,
+            chain_source.describe(),
+            config.replace_other_source,
+            config.allow_deleting_days,
         )
+        if written.emptied_days:
+            context.log.info(
+                f"{table.name}: deleted {len(written.emptied_days)} days the source has no rows "
+                f"for (allow_deleting_days): "
+                + ", ".join(d.isoformat() for d in written.emptied_days)
+            )
+        missing = [str(c) for c in written.source_metadata.get("columns_filled_with_null") or []]
+        for column in missing:
+            effect = FEATURE_EFFECTS.get(column)
+            if effect:
+                context.log.warning(
+                    f"{table.name}: the source ({chain_source.describe()}) has no {column} "
+                    f"column, so it is NULL in the lake and {effect}"
+                )
+        if missing:
+            context.log.info(f"{table.name}: columns the source lacks: {', '.join(missing)}")
         _record_day_metadata(context, written)
         context.log.info(
             f"{table.name}: {written.rows} rows over {len(written.days)} days written "

@@ -7,7 +7,7 @@ raw rows never pass through Python objects.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -41,6 +41,10 @@ class ChainSource(ConfigurableResource):
         """Expose `table`'s rows with start <= block_timestamp < end in `con` (canonical
         column names); return the relation's name and metadata about the extraction."""
         raise NotImplementedError
+
+    def available_days(self) -> tuple[date, date] | None:
+        """First and last UTC day the source holds, when it knows them cheaply."""
+        return None
 
     def holds_complete_histories(self) -> bool:
         """Whether every address found in this source's days has its whole history of those
@@ -121,7 +125,8 @@ class ParquetChainSource(ChainSource):
                 f"no {table.name} Parquet files in {str(folder)!r}: expected "
                 f"{table.name}.parquet or a {table.name}/ folder of .parquet files"
             )
-        raw = f"read_parquet({sql_file_list(files)}, union_by_name = true)"
+        # filename = true: an error about a row can name its file
+        raw = f"read_parquet({sql_file_list(files)}, union_by_name = true, filename = true)"
         available = _describe(con, f"SELECT * FROM {raw}")
         relation = f"(SELECT * FROM {raw})"
         has_ts = any(a in available for a in COLUMN_ALIASES["block_timestamp"])

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
 from eth_assets.duckdb_utils import connect, sql_literal
+from eth_assets.provenance import SOURCE_KEY, UNRECORDED, file_source, with_source
 from eth_assets.resources.compaction import (
     PART_FILE,
     Compaction,
@@ -41,6 +42,36 @@ STALE_STAGING_SECONDS = 24 * 3600
 # Makes the source's rows of the window available in the connection; returns the relation name
 # and metadata about the extraction (e.g. bytes billed).
 StageFn = Callable[[duckdb.DuckDBPyConnection], tuple[str, dict[str, object]]]
+
+
+class LakeGuardError(ValueError):
+    """A write the lake refuses because it would mix sources or delete days; nothing changed."""
+
+
+class LakeCompactionError(RuntimeError):
+    """Compaction failed after a window's days were swapped into the lake."""
+
+
+def day_source(path: Path) -> str | None:
+    """The source recorded in a day file's footer (written with the day, atomically); None for
+    files written before sources were recorded."""
+    return file_source(path)
+
+
+def lake_sources(root: Path, table: RawTable) -> dict[str, list[date]]:
+    """Which source wrote which days of `table` (`unrecorded` for files older than the record)."""
+    found: dict[str, list[date]] = {}
+    for day, path in day_files(root / table.name).items():
+        found.setdefault(day_source(path) or UNRECORDED, []).append(day)
+    return found
+
+
+def _days_text(days: list[date]) -> str:
+    """`n days: d1, d2, … dn` (the first and last few of a long list)."""
+    shown = [d.isoformat() for d in days]
+    if len(shown) > 8:
+        shown = [*shown[:4], "…", *shown[-3:]]
+    return f"{len(days)} day{'s' if len(days) != 1 else ''} ({', '.join(shown)})"
 
 
 @dataclass(frozen=True)
@@ -107,15 +138,17 @@ def _stage_window(
     staging: Path,
     start: datetime,
     end: datetime,
+    source: str,
 ) -> dict[date, DayStats]:
-    """Write the window's rows as one Parquet file per day under `staging`; return per-day stats."""
+    """Write the window's rows as one Parquet file per day under `staging`, each recording
+    `source` in its footer; return per-day stats."""
     order = "block_number, transaction_index" if table.name == "transactions" else "block_number"
     order += ", " + ("hash" if table.name == "transactions" else "transaction_hash, log_index")
     query = canonical_select(table, relation)
     cursor = con.execute(
         f"COPY ({query} ORDER BY {order}) TO {sql_literal(str(staging))} "
         "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (block_date), "
-        "RETURN_STATS)",
+        f"KV_METADATA {{{SOURCE_KEY}: {sql_literal(source)}}}, RETURN_STATS)",
         {"start": start, "end": end},
     )
     names = [d[0] for d in cursor.description]
@@ -150,15 +183,47 @@ def sweep_stale_staging(staging_root: Path, now: float | None = None) -> list[Pa
     return stale
 
 
+def check_window_sources(
+    root: Path, table: RawTable, start: datetime, end: datetime, source: str
+) -> list[date]:
+    """The days of [start, end) that another source wrote (an `unrecorded` day counts as the
+    same source: the lake did not record sources before)."""
+    existing = day_files(root / table.name)
+    return [
+        day
+        for day in days_in_window(start, end)
+        if day in existing and (day_source(existing[day]) or source) != source
+    ]
+
+
 def replace_window(
-    root: Path, table: RawTable, stage: StageFn, start: datetime, end: datetime
+    root: Path,
+    table: RawTable,
+    stage: StageFn,
+    start: datetime,
+    end: datetime,
+    source: str = "unknown",
+    replace_other_source: bool = False,
+    allow_deleting_days: bool = False,
 ) -> WindowWrite:
     """Replace every day of [start, end) of `table` in the lake with the source's rows.
 
-    All days are staged first; only then is each day's file swapped in (atomic rename) and days
-    that no longer have rows removed. A failure while staging leaves the lake untouched.
+    Days another source wrote are refused unless `replace_other_source`, and days the lake holds
+    but the source has no rows for are refused unless `allow_deleting_days`: both checks run
+    before anything changes, with a LakeGuardError naming the sources and days. All days are
+    staged first; only then is each day's file swapped in (atomic rename) and, when allowed,
+    days that no longer have rows removed. A failure before the swaps leaves the lake untouched.
     """
     table_dir = root / table.name
+    other = check_window_sources(root, table, start, end, source)
+    if other and not replace_other_source:
+        sources = sorted({day_source(day_files(table_dir)[d]) or "" for d in other})
+        raise LakeGuardError(
+            f"{table.name}: the lake holds {_days_text(other)} written by {', '.join(sources)}; "
+            f"this run's source is {source}. Nothing was changed. Use a separate data dir per "
+            "source, or set `replace_other_source: true` in the raw asset's config to replace "
+            "those days"
+        )
     staging_root = root / STAGING_DIR
     staging = staging_root / f"{table.name}-{uuid.uuid4().hex}"
     sweep_stale_staging(staging_root)
@@ -167,7 +232,16 @@ def replace_window(
     con = connect()
     try:
         relation, source_metadata = stage(con)
-        staged = _stage_window(con, table, relation, staging, start, end)
+        staged = _stage_window(con, table, relation, staging, start, end, source)
+        existing = day_files(table_dir)
+        to_delete = [d for d in days_in_window(start, end) if d in existing and d not in staged]
+        if to_delete and not allow_deleting_days:
+            raise LakeGuardError(
+                f"{table.name}: the source ({source}) has no rows for {_days_text(to_delete)} "
+                "that the lake holds; replacing the window would delete them. Nothing was "
+                "changed. Check the source, or set `allow_deleting_days: true` in the raw "
+                "asset's config if those days really are empty now"
+            )
         emptied: list[date] = []
         for day in days_in_window(start, end):
             target = day_partition_dir(table_dir, day) / PART_FILE
@@ -226,13 +300,51 @@ class ParquetLake(ConfigurableResource):
         return Path(self.root).resolve() if self.root else data_dir() / "lake"
 
     def replace_window(
-        self, table_name: str, stage: StageFn, start: datetime, end: datetime
+        self,
+        table_name: str,
+        stage: StageFn,
+        start: datetime,
+        end: datetime,
+        source: str = "unknown",
+        replace_other_source: bool = False,
+        allow_deleting_days: bool = False,
     ) -> WindowWrite:
         """Replace the days of [start, end) of a raw table (see `replace_window`), then compact
-        the small periods holding those days."""
-        written = replace_window(self.root_path(), RAW_TABLES[table_name], stage, start, end)
-        written.compaction = self.compact(table_name, list(days_in_window(start, end)))
+        the small periods holding those days. A compaction failure after the swap says that the
+        days were written (the lake stays consistent: readers use the day files)."""
+        written = replace_window(
+            self.root_path(),
+            RAW_TABLES[table_name],
+            stage,
+            start,
+            end,
+            source,
+            replace_other_source,
+            allow_deleting_days,
+        )
+        try:
+            written.compaction = self.compact(table_name, list(days_in_window(start, end)))
+        except Exception as error:
+            removed = written.emptied_days
+            raise LakeCompactionError(
+                f"{table_name}: {written.rows} rows of {len(written.days)} days in "
+                f"[{start.date()}, {end.date()}) WERE written to the lake"
+                + (f" and {_days_text(removed)} removed" if removed else "")
+                + f", then compacting failed: {error}. The lake is consistent (readers use the "
+                "day files until a compact file matches them); run the compact_lake job or this "
+                "materialization again once the cause is fixed"
+            ) from error
         return written
+
+    def sources(self, table_name: str) -> dict[str, list[date]]:
+        """Which source wrote which days of a raw table."""
+        return lake_sources(self.root_path(), RAW_TABLES[table_name])
+
+    def last_day(self, table_name: str) -> date | None:
+        """The latest day a raw table holds in the lake, from its files (not from any record
+        of runs)."""
+        days = day_files(self.root_path() / RAW_TABLES[table_name].name)
+        return max(days) if days else None
 
     def compact(self, table_name: str, touched: list[date] | None = None) -> Compaction:
         """Bring a raw table's compact files up to date (all periods, or those of `touched`)."""
@@ -251,6 +363,13 @@ class ParquetLake(ConfigurableResource):
         """Path of a small single-file table in the lake, e.g. `illicit_labels`."""
         return self.root_path() / f"{name}.parquet"
 
-    def write_table(self, name: str, table: pa.Table) -> int:
-        """Atomically write a small table; returns its size in bytes."""
-        return write_table_atomic(self.table_path(name), table)
+    def write_table(self, name: str, table: pa.Table, source: str | None = None) -> int:
+        """Atomically write a small table (recording `source` in its footer); its bytes."""
+        return write_table_atomic(
+            self.table_path(name), table if source is None else with_source(table, source)
+        )
+
+    def table_source(self, name: str) -> str | None:
+        """The source recorded with a small table; None when absent or not recorded."""
+        path = self.table_path(name)
+        return file_source(path) if path.is_file() else None

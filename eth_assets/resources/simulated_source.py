@@ -85,6 +85,9 @@ class SimulatedChainSource(ChainSource):
             f"span={first.isoformat()}..{last.isoformat()}"
         )
 
+    def available_days(self) -> tuple[date, date] | None:
+        return self.span()
+
     def holds_complete_histories(self) -> bool:
         """The simulated chain is whole: every address's transactions are in it."""
         return True

@@ -99,7 +99,7 @@ def test_as_of_parsing() -> None:
     with pytest.raises(ValueError, match="not an ISO date"):
         parse_as_of("yesterday")
     with pytest.raises(ValueError, match="materialize a range first"):
-        default_as_of(set())
+        default_as_of(None)
 
 
 def test_features_before_the_universe_fail_naming_it(

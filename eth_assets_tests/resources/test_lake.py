@@ -64,7 +64,9 @@ def test_a_day_that_lost_its_rows_is_emptied(tmp_path: Path) -> None:
         f"COPY (SELECT * FROM '{source}/transactions.parquet' WHERE hash <> '0x03') "
         f"TO '{empty}/transactions.parquet' (FORMAT parquet)"
     )
-    written = replace_window(tmp_path / "lake", TRANSACTIONS, _stage(empty), START, END)
+    written = replace_window(
+        tmp_path / "lake", TRANSACTIONS, _stage(empty), START, END, allow_deleting_days=True
+    )
     assert [d.isoformat() for d in written.emptied_days] == ["2020-01-02"]
     assert _lake_rows(tmp_path / "lake", columns="hash") == [("0x01",), ("0x02",), ("0x04",)]
 
