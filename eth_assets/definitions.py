@@ -16,7 +16,8 @@ from eth_assets.assets import (
 )
 from eth_assets.maintenance import compact_lake_job
 from eth_assets.resources import build_resources
-from eth_assets.schedules import nightly_refresh_schedule, refresh_job
+from eth_assets.schedules import full_refresh_job, nightly_refresh_schedule, refresh_job
+from eth_assets.sensors import label_files_sensor, label_refresh_job
 
 # DuckDB allows one writer per file: steps tagged `storage: duckdb` run one at a time, the rest
 # (extracts, model fitting) in parallel on the two cores.
@@ -35,8 +36,9 @@ defs = Definitions(
         [raw, labels, features, datasets, analysis, profiles, classifier, scores, benchmarks]
     ),
     asset_checks=checks.all_checks(),
-    jobs=[refresh_job, compact_lake_job],
+    jobs=[refresh_job, full_refresh_job, label_refresh_job, compact_lake_job],
     schedules=[nightly_refresh_schedule],
+    sensors=[label_files_sensor],
     resources=build_resources(),
     executor=executor,
 )

@@ -16,16 +16,50 @@ from dagster import (
 from eth_assets.partitions import daily_partitions
 from eth_assets.settings import nightly_schedule_running
 
+# Every asset of the graph, raw extracts to published scores, but the benchmarks: they read
+# external files and run on demand.
+GRAPH_SELECTION = AssetSelection.all() - AssetSelection.groups("benchmarks")
+
+# The same assets, as the README's `dagster asset materialize --select` writes them.
+GRAPH_SELECT_ARGUMENT = "*address_scores,*tsne_embedding,*model_comparison"
+
 refresh_job = define_asset_job(
     name="refresh",
-    selection=AssetSelection.all(),
+    selection=GRAPH_SELECTION,
     partitions_def=daily_partitions,
-    description="Extract a range of days and rebuild everything downstream of it.",
+    description=(
+        "One day's raw extracts and everything downstream of them, scores included (the "
+        "benchmarks aside): what the nightly schedule launches, for yesterday."
+    ),
+)
+
+full_refresh_job = define_asset_job(
+    name="full_refresh",
+    selection=GRAPH_SELECTION,
+    partitions_def=daily_partitions,
+    description=(
+        "Every asset of the graph but the benchmarks, over a range of days given at launch, in "
+        "one run (every asset has a single-run backfill policy). From a shell: `dagster job "
+        "execute -m eth_assets.definitions -j full_refresh --tags "
+        '\'{"dagster/asset_partition_range_start": "2021-01-01", '
+        '"dagster/asset_partition_range_end": "2021-06-29"}\'`, or the same assets with '
+        "`dagster asset materialize -m eth_assets.definitions --select "
+        f"'{GRAPH_SELECT_ARGUMENT}' --partition-range 2021-01-01...2021-06-29`. In the UI: "
+        "this job's Launchpad with those two tags, or Materialize all with a partition range "
+        "as a single run."
+    ),
 )
 
 nightly_refresh_schedule = build_schedule_from_partitioned_job(
     refresh_job,
     name="nightly_refresh",
+    description=(
+        "At 02:15 UTC, yesterday's raw partition (the last complete UTC day) and everything "
+        "downstream of it, scores included."
+    ),
+    # 02:15 UTC: Dagster takes a time-partitioned job's schedule time zone from its partitions
+    # (daily_partitions: timezone="UTC") and refuses an execution_timezone argument here, so
+    # schedule and partitions cannot disagree; a test checks the schedule's zone.
     hour_of_day=2,
     minute_of_hour=15,
     default_status=(

@@ -14,6 +14,7 @@ is the shared real-data folder beside the checkout.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ SIM_START_ENV = "ETH_ASSETS_SIM_START"
 SIM_DAYS_ENV = "ETH_ASSETS_SIM_DAYS"
 BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
 BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
+BQ_TIMEOUT_ENV = "ETH_ASSETS_BQ_TIMEOUT_SECONDS"
 GOOGLE_PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 LAKE_COMPACT_ENV = "ETH_ASSETS_LAKE_COMPACT_BELOW_MIB"
 LABEL_FILES_ENV = "ETH_ASSETS_LABEL_FILES"
@@ -67,6 +69,7 @@ CHAIN_SOURCES = ("simulated", "parquet", "bigquery")
 FEATURE_ENGINES = ("local", "bigquery")
 DEFAULT_BQ_DATASET = "bigquery-public-data.crypto_ethereum"
 DEFAULT_BQ_MAX_BYTES = 50 * 2**30
+DEFAULT_BQ_TIMEOUT_SECONDS = 600.0
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"
 # ETH_ASSETS_SIM_* variable → the SimulatedChainSource field it sets.
 SIM_FIELDS = {
@@ -128,6 +131,12 @@ SETTINGS: tuple[Setting, ...] = (
         BQ_MAX_BYTES_ENV,
         "53687091200 (50 GiB)",
         "hard cap on the bytes one BigQuery query may bill",
+    ),
+    Setting(
+        BQ_TIMEOUT_ENV,
+        "600",
+        "seconds one BigQuery query may take, download included, before it fails as a transient "
+        "error and BigQuery stops the job",
     ),
     Setting(GOOGLE_PROJECT_ENV, "—", "the Google Cloud project that pays for BigQuery queries"),
     Setting(
@@ -243,6 +252,20 @@ def bigquery_max_bytes_billed() -> int:
     """$ETH_ASSETS_BQ_MAX_BYTES_BILLED or 50 GiB."""
     text = _read(BQ_MAX_BYTES_ENV)
     return DEFAULT_BQ_MAX_BYTES if text is None else int(text)
+
+
+def bigquery_timeout_seconds() -> float:
+    """$ETH_ASSETS_BQ_TIMEOUT_SECONDS as a positive number of seconds, or 600."""
+    text = _read(BQ_TIMEOUT_ENV)
+    if text is None:
+        return DEFAULT_BQ_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"{BQ_TIMEOUT_ENV}={text!r} is not a number of seconds") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{BQ_TIMEOUT_ENV}={text!r} must be a positive, finite number of seconds")
+    return seconds
 
 
 def google_cloud_project() -> str | None:

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -518,3 +520,56 @@ def build_graph(folder: Path) -> Graph:
         for e in result.get_asset_check_evaluations()
     }
     return Graph(folder, instance, resources, tracker, checks, held_out)
+
+
+# BigQuery faults: a query that never answers, and a client handing out the jobs it is given.
+
+
+class HangingJob:
+    """A QueryJob whose result never arrives until `release` is set (then an empty table)."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+        self.job_id = "job-hanging"
+        self.total_bytes_billed = 0
+
+    def to_arrow(self) -> pa.Table:
+        self.release.wait(timeout=60)
+        return pa.table({})
+
+
+class JobsClient:
+    """Records every query like FakeClient and returns the given job objects, in order."""
+
+    def __init__(self, jobs: list[object]) -> None:
+        self.jobs = jobs
+        self.calls: list[tuple[str, object]] = []
+
+    def query(self, sql: str, job_config: object = None) -> object:
+        self.calls.append((sql, job_config))
+        return self.jobs.pop(0)
+
+
+# A service-account key that must never reach a log, an event or run storage.
+PLANTED_KEY_MARKER = "FAKEKEY123-do-not-log-3f9a"
+PLANTED_PRIVATE_KEY = (
+    f"-----BEGIN PRIVATE KEY-----\n{PLANTED_KEY_MARKER}{'A' * 64}\n-----END PRIVATE KEY-----\n"
+)
+
+
+def write_planted_service_account(path: Path) -> Path:
+    """A service-account JSON key file holding PLANTED_PRIVATE_KEY (not a usable key)."""
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "test-project",
+                "private_key_id": "0123456789abcdef",
+                "private_key": PLANTED_PRIVATE_KEY,
+                "client_email": "extractor@test-project.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
+    return path

@@ -58,7 +58,19 @@ def test_nightly_schedule_targets_the_refresh_job() -> None:
 
     schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "15 2 * * *"
+    assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == "refresh"
+
+
+def test_jobs_schedules_and_sensors() -> None:
+    from eth_assets.definitions import defs
+
+    jobs = {job.name for job in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
+    assert jobs == {"refresh", "full_refresh", "label_refresh", "compact_lake"}
+    repository = defs.get_repository_def()
+    assert [s.name for s in repository.schedule_defs] == ["nightly_refresh"]
+    sensors = {s.name: s.job_name for s in repository.sensor_defs}
+    assert sensors == {"label_files_changed": "label_refresh"}
 
 
 def test_source_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:

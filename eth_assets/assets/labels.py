@@ -49,6 +49,23 @@ class IllicitLabelsConfig(Config):
     )
 
 
+def unconfigured_label_files(chain_source: ChainSource) -> list[str]:
+    """The files read when the asset's config names none: $ETH_ASSETS_LABEL_FILES, else the
+    chain source's own (what the label sensor watches too)."""
+    return label_files() or chain_source.default_label_files()
+
+
+def missing_label_files(files: list[str]) -> str | None:
+    """A message naming the label files that do not exist, or None."""
+    missing = [f for f in files if not Path(f).is_file()]
+    if not missing:
+        return None
+    return (
+        f"label files not found: {', '.join(missing)} (set {LABEL_FILES_ENV} or the "
+        "illicit_labels `files` config)"
+    )
+
+
 def label_set_problem(
     accepted: int, rejected: int, unique: int, previous: int | None, config: IllicitLabelsConfig
 ) -> str | None:
@@ -81,13 +98,10 @@ def illicit_labels(
     chain_source: ChainSource,
 ) -> MaterializeResult:
     """Validated, lower-cased illicit addresses with source and category; rejected entries kept."""
-    files = config.files or label_files() or chain_source.default_label_files()
-    missing = [f for f in files if not Path(f).is_file()]
+    files = config.files or unconfigured_label_files(chain_source)
+    missing = missing_label_files(files)
     if missing:
-        raise FileNotFoundError(
-            f"label files not found: {', '.join(missing)} (set {LABEL_FILES_ENV} or the asset's "
-            "`files` config)"
-        )
+        raise FileNotFoundError(missing)
     parsed = read_label_files(files)
     unique = parsed.labels["address"].n_unique()
     path = lake.table_path("illicit_labels")

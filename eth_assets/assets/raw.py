@@ -14,6 +14,7 @@ from pydantic import Field
 from eth_assets.partitions import daily_partitions
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake, WindowWrite
+from eth_assets.retries import SOURCE_RETRY_POLICY, fail_without_retry_unless_transient
 from eth_assets.schemas import RAW_TABLES, RawTable
 
 
@@ -125,6 +126,9 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
             "crypto_ethereum schema, stored as one Parquet file per day."
         ),
         tags={"storage": "lake"},
+        # Transient source errors (quota, 5xx, timeouts) are retried with backoff; every other
+        # error fails at once (see `fail_without_retry_unless_transient`).
+        retry_policy=SOURCE_RETRY_POLICY,
     )
     def raw_asset(
         context: AssetExecutionContext,
@@ -132,17 +136,20 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
         chain_source: ChainSource,
         lake: ParquetLake,
     ) -> MaterializeResult:
-        check_window(context, chain_source)
         window = context.partition_time_window
-        written = lake.replace_window(
-            table.name,
-            lambda con: chain_source.stage(con, table, window.start, window.end),
-            window.start,
-            window.end,
-            chain_source.describe(),
-            config.replace_other_source,
-            config.allow_deleting_days,
-        )
+        try:
+            check_window(context, chain_source)
+            written = lake.replace_window(
+                table.name,
+                lambda con: chain_source.stage(con, table, window.start, window.end),
+                window.start,
+                window.end,
+                chain_source.describe(),
+                config.replace_other_source,
+                config.allow_deleting_days,
+            )
+        except Exception as error:
+            raise fail_without_retry_unless_transient(error) from error
         if written.emptied_days:
             context.log.info(
                 f"{table.name}: deleted {len(written.emptied_days)} days the source has no rows "

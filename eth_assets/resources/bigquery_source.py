@@ -1,25 +1,50 @@
-"""BigQuery chain source: `bigquery-public-data.crypto_ethereum` (or a copy) through dagster-gcp."""
+"""BigQuery chain source: `bigquery-public-data.crypto_ethereum` (or a copy) through dagster-gcp.
+
+Failures are sorted as google-cloud-bigquery's own retry predicate sorts them: a rate limit (429,
+or 403 with reason `rateLimitExceeded`), a 5xx, a timeout or a dropped connection is a
+TransientSourceError, worth another attempt; missing credentials, a refused permission, billing
+or a spent quota is a SourceAccessError; anything else (bad request, the bytes cap, a dataset not
+found) a BigQueryExtractError. Every call is bounded by a timeout.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
+import requests
 from dagster_gcp import BigQueryResource
 from google.api_core import exceptions as google_exceptions
+from google.auth import exceptions as auth_exceptions
 from google.cloud import bigquery
+from pydantic import Field
 
 from eth_assets.resources.chain_sources import ChainSource, map_columns
 from eth_assets.schemas import RawTable
-from eth_assets.settings import DEFAULT_BQ_DATASET, DEFAULT_BQ_MAX_BYTES
+from eth_assets.settings import (
+    BQ_DATASET_ENV,
+    BQ_MAX_BYTES_ENV,
+    BQ_TIMEOUT_ENV,
+    DEFAULT_BQ_DATASET,
+    DEFAULT_BQ_MAX_BYTES,
+    GOOGLE_PROJECT_ENV,
+    bigquery_timeout_seconds,
+)
+from eth_assets.source_columns import SourceAccessError, TransientSourceError
 from eth_assets.sql import load_sql
 
 _DATASET_PATTERN = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_]+)?$")
+T = TypeVar("T")
 
-# Errors worth another attempt: the service was busy or briefly unreachable.
+# Errors worth another attempt when BigQuery gives no reason: the service was busy or briefly
+# unreachable. (requests' SSLError is a ConnectionError but a configuration fault: not here.)
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     google_exceptions.ServiceUnavailable,
     google_exceptions.InternalServerError,
@@ -27,12 +52,56 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     google_exceptions.BadGateway,
     google_exceptions.GatewayTimeout,
     ConnectionError,
-    TimeoutError,
+    TimeoutError,  # also concurrent.futures.TimeoutError and socket.timeout
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    auth_exceptions.TransportError,
 )
+# Reasons in BigQuery's error payload that mean "try again later", as the client library's own
+# retry predicate (google.cloud.bigquery.retry) and job retry read them. A 403 with
+# `rateLimitExceeded` is a short-term limit; `quotaExceeded` is a long-term one (hours).
+RETRYABLE_REASONS = frozenset(
+    {
+        "rateLimitExceeded",
+        "backendError",
+        "internalError",
+        "badGateway",
+        "jobRateLimitExceeded",
+        "jobBackendError",
+        "jobInternalError",
+    }
+)
+_CREDENTIALS_HELP = (
+    "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file (or run "
+    f"`gcloud auth application-default login`) and {GOOGLE_PROJECT_ENV} to the project that pays"
+)
+# What to do about each non-retryable refusal, by the reason BigQuery gives.
+ACCESS_REASONS: dict[str, str] = {
+    "accessDenied": (
+        "the credentials lack a permission: grant the account roles/bigquery.jobUser on "
+        f"${GOOGLE_PROJECT_ENV} (the project that runs and pays for the query) and "
+        "roles/bigquery.dataViewer on the dataset; the account is the one in "
+        "GOOGLE_APPLICATION_CREDENTIALS (or of `gcloud auth application-default login`)"
+    ),
+    "billingNotEnabled": (
+        f"enable billing on ${GOOGLE_PROJECT_ENV}, or point it at a project with billing"
+    ),
+    "quotaExceeded": (
+        f"a long-term quota of ${GOOGLE_PROJECT_ENV} is spent (the message says which): wait "
+        "for it to reset or raise it in the Cloud console; a narrower partition range or a "
+        f"lower {BQ_MAX_BYTES_ENV} uses less"
+    ),
+    "billingTierLimitExceeded": "the query needs a higher billing tier; narrow the partition range",
+}
 
 
 class BigQueryExtractError(RuntimeError):
     """A BigQuery extraction failed for good; the message says which query and why."""
+
+
+class CallTimedOut(TimeoutError):
+    """A BigQuery call outlived the chain source's timeout_seconds."""
 
 
 def bigquery_sql(table: RawTable, dataset: str) -> str:
@@ -56,8 +125,19 @@ class BigQueryChainSource(ChainSource):
     bigquery: BigQueryResource
     dataset: str = DEFAULT_BQ_DATASET
     maximum_bytes_billed: int = DEFAULT_BQ_MAX_BYTES
-    max_attempts: int = 4
-    retry_delay_seconds: float = 10.0
+    max_attempts: int = Field(
+        default=4,
+        description="Attempts per query on a transient error (a timeout is not retried here: "
+        "the run's retry policy decides).",
+    )
+    retry_delay_seconds: float = Field(
+        default=10.0, description="Wait before the second attempt, doubled for each next one."
+    )
+    timeout_seconds: float | None = Field(
+        default=None,
+        description="Seconds one query may take, download included; BigQuery stops the job at "
+        f"that limit too. Empty: ${BQ_TIMEOUT_ENV}, else 600.",
+    )
 
     def describe(self) -> str:
         return f"bigquery:{self.dataset}"
@@ -65,6 +145,17 @@ class BigQueryChainSource(ChainSource):
     def holds_complete_histories(self) -> bool:
         """crypto_ethereum holds every transaction of every day it is asked for."""
         return True
+
+    def call_timeout_seconds(self) -> float:
+        """The configured timeout, else $ETH_ASSETS_BQ_TIMEOUT_SECONDS, else 600 seconds."""
+        if self.timeout_seconds is None:
+            return bigquery_timeout_seconds()
+        if not 0 < self.timeout_seconds < float("inf"):
+            raise ValueError(
+                f"chain_source timeout_seconds={self.timeout_seconds!r} must be a positive, "
+                "finite number of seconds"
+            )
+        return self.timeout_seconds
 
     def stage(
         self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime
@@ -96,29 +187,143 @@ class BigQueryChainSource(ChainSource):
         parameters: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
         what: str,
     ) -> tuple[pa.Table, dict[str, object]]:
-        """Run one parameterised query under the bytes cap, retrying transient errors."""
+        """Run one parameterised query under the bytes cap and the timeout.
+
+        Transient errors are tried again up to max_attempts times with exponential backoff, a
+        timeout is not (it has spent its time already). Raises TransientSourceError,
+        SourceAccessError or BigQueryExtractError, each naming `what` and the job.
+        """
+        timeout = self.call_timeout_seconds()
         config = bigquery.QueryJobConfig(
-            query_parameters=parameters, maximum_bytes_billed=self.maximum_bytes_billed
+            query_parameters=parameters,
+            maximum_bytes_billed=self.maximum_bytes_billed,
+            job_timeout_ms=max(1, round(timeout * 1000)),  # BigQuery stops the job itself
         )
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in range(1, max(1, self.max_attempts) + 1):
+            submitted: list[object] = []
             try:
-                with self.bigquery.get_client() as client:
-                    job = client.query(sql, job_config=config)
-                    result = job.to_arrow()
-                    return result, {
-                        "bigquery_job_id": str(getattr(job, "job_id", "")),
-                        "bigquery_bytes_billed": int(getattr(job, "total_bytes_billed", 0) or 0),
-                        "bigquery_attempts": attempt,
-                    }
-            except TRANSIENT_ERRORS as error:
-                if attempt == self.max_attempts:
-                    raise BigQueryExtractError(
-                        f"{what} failed after {attempt} attempts; last error: {error}"
-                    ) from error
-                time.sleep(self.retry_delay_seconds * 2 ** (attempt - 1))
-            except google_exceptions.GoogleAPICallError as error:
-                raise BigQueryExtractError(f"{what} failed: {error}{_hint(error)}") from error
+                result, job = call_within(
+                    timeout, partial(self._query, sql, config, submitted.append)
+                )
+                return result, {
+                    "bigquery_job_id": str(getattr(job, "job_id", "")),
+                    "bigquery_bytes_billed": int(getattr(job, "total_bytes_billed", 0) or 0),
+                    "bigquery_attempts": attempt,
+                }
+            except Exception as error:
+                job_id = str(getattr(submitted[0], "job_id", "")) if submitted else ""
+                if isinstance(error, CallTimedOut):
+                    raise TransientSourceError(
+                        f"{what} did not finish within the timeout of {timeout:g} s "
+                        f"(timeout_seconds, ${BQ_TIMEOUT_ENV}){_job(job_id)}; BigQuery stops "
+                        "the job at the same limit. Transient: a retry may pass; if it recurs, "
+                        f"narrow the partition range or raise ${BQ_TIMEOUT_ENV}"
+                    ) from None
+                failure = classify_error(error, what, job_id)
+                if isinstance(failure, TransientSourceError) and attempt < self.max_attempts:
+                    time.sleep(self.retry_delay_seconds * 2 ** (attempt - 1))
+                    continue
+                if isinstance(failure, TransientSourceError) and attempt > 1:
+                    failure = TransientSourceError(f"{failure} (gave up after {attempt} attempts)")
+                raise failure from error
         raise AssertionError("unreachable")
+
+    def _query(
+        self, sql: str, config: bigquery.QueryJobConfig, on_submit: Callable[[object], None]
+    ) -> tuple[pa.Table, object]:
+        """Submit the query and download its result as Arrow; `on_submit` sees the job first."""
+        with self.bigquery.get_client() as client:
+            job = client.query(sql, job_config=config)
+            on_submit(job)
+            return job.to_arrow(), job
+
+
+def call_within(seconds: float, call: Callable[[], T]) -> T:
+    """`call()`, waited for at most `seconds`; raises CallTimedOut after that.
+
+    The call runs in a daemon thread, so a hung socket or download cannot hold the run (the
+    thread is left behind; the job's own job_timeout_ms stops it in BigQuery).
+    """
+    outcome: dict[str, object] = {}
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed to the waiting thread, raised there
+            outcome["error"] = error
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name="bigquery-call", daemon=True).start()
+    if not finished.wait(seconds):
+        raise CallTimedOut(f"no answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def error_reasons(error: BaseException) -> list[str]:
+    """The `reason` of each entry of a Google API error's payload (e.g. `rateLimitExceeded`)."""
+    entries = getattr(error, "errors", None) or []
+    reasons = [e.get("reason") for e in entries if isinstance(e, dict)]
+    return [r for r in reasons if isinstance(r, str)]
+
+
+def classify_error(error: BaseException, what: str, job_id: str = "") -> Exception:
+    """The project's error for a failed BigQuery call, its message naming `what` and the job.
+
+    TransientSourceError for rate limits, 5xx, timeouts and dropped connections;
+    SourceAccessError for credentials, permissions, billing and long-term quota, saying what
+    to set or grant; BigQueryExtractError for the rest (bad request, bytes cap, not found).
+    """
+    reasons = error_reasons(error)
+    where = f"{what}{_job(job_id)}"
+    if isinstance(error, auth_exceptions.DefaultCredentialsError):
+        return SourceAccessError(
+            f"{where}: no usable Google credentials ({error}); {_CREDENTIALS_HELP}"
+        )
+    if isinstance(error, auth_exceptions.RefreshError):
+        if getattr(error, "retryable", False):
+            return TransientSourceError(f"{where}: refreshing the credentials failed ({error})")
+        return SourceAccessError(
+            f"{where}: the credentials were refused ({error}); {_CREDENTIALS_HELP}"
+        )
+    if isinstance(error, google_exceptions.Unauthorized):
+        return SourceAccessError(
+            f"{where} was refused as unauthenticated: {error}; {_CREDENTIALS_HELP}"
+        )
+    access = next((r for r in reasons if r in ACCESS_REASONS), None)
+    if access is not None:
+        return SourceAccessError(f"{where} was refused: {error} — {ACCESS_REASONS[access]}")
+    retryable = any(r in RETRYABLE_REASONS for r in reasons)
+    if retryable or (
+        isinstance(error, TRANSIENT_ERRORS)
+        and not isinstance(error, requests.exceptions.SSLError)
+        and not reasons
+    ):
+        return TransientSourceError(
+            f"{where} failed transiently ({_describe(error)}); worth a retry"
+        )
+    if isinstance(error, google_exceptions.Forbidden):
+        return SourceAccessError(f"{where} was refused: {error} — {ACCESS_REASONS['accessDenied']}")
+    if isinstance(error, google_exceptions.NotFound):
+        return BigQueryExtractError(
+            f"{where} failed: {error} — check that ${BQ_DATASET_ENV} names an existing "
+            "project.dataset that the credentials can read (and, for a copy, that its location "
+            "matches the job's)"
+        )
+    return BigQueryExtractError(f"{where} failed: {_describe(error)}{_hint(error)}")
+
+
+def _describe(error: BaseException) -> str:
+    """`Type: message`, or the type alone when the message is empty."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _job(job_id: str) -> str:
+    return f" (BigQuery job {job_id})" if job_id else ""
 
 
 def _hint(error: BaseException) -> str:
@@ -126,8 +331,6 @@ def _hint(error: BaseException) -> str:
     if "bytes billed" in text or "bytesbilledlimitexceeded" in text:
         return (
             " — the query would scan more than maximum_bytes_billed allows; narrow the partition "
-            "range or raise ETH_ASSETS_BQ_MAX_BYTES_BILLED"
+            f"range or raise {BQ_MAX_BYTES_ENV}"
         )
-    if "access denied" in text or "permission" in text:
-        return " — check GOOGLE_APPLICATION_CREDENTIALS and the project's BigQuery permissions"
     return ""
