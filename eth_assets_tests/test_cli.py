@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetKey, AssetSelection
 
-from eth_assets_tests.fixtures import write_bigquery_schema_folder
+from eth_assets_tests.fixtures import BOB, write_bigquery_schema_folder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -76,6 +76,7 @@ def test_dagster_cli_materializes_raw_to_features_for_a_range(tmp_path: Path) ->
                     "comment": "x",
                     "date": "",
                 },
+                {"address": BOB, "comment": "in the data", "date": ""},
                 {"address": "0x123", "comment": "too short", "date": ""},
             ]
         )
@@ -102,7 +103,7 @@ def test_dagster_cli_materializes_raw_to_features_for_a_range(tmp_path: Path) ->
     count = duckdb.sql(f"SELECT count(*) FROM '{lake}/transactions/*/*.parquet'").fetchall()
     assert count == [(4,)]
     labels_rows = duckdb.sql(f"SELECT address FROM '{lake}/illicit_labels.parquet'").fetchall()
-    assert labels_rows == [("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",)]
+    assert sorted(labels_rows) == sorted([("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",), (BOB,)])
     rejected = duckdb.sql(f"SELECT value FROM '{lake}/illicit_labels_rejected.parquet'").fetchall()
     assert rejected == [("0x123",)]
 

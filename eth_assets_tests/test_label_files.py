@@ -534,7 +534,7 @@ def test_real_entity_label_json_is_not_a_darklist(label_dir: Path) -> None:
 def test_an_unbalanced_quote_rejects_the_csv_naming_the_line(tmp_path: Path) -> None:
     """A stray quote would swallow every row after it into one cell: the file is refused."""
     rows = [f"0x{i:040x},phish" for i in range(1, 6)]
-    rows[1] = '"0x' + "2" * 40 + ',phish'
+    rows[1] = '"0x' + "2" * 40 + ",phish"
     path = tmp_path / "list.csv"
     path.write_text("address,category\n" + "\n".join(rows) + "\n")
     with pytest.raises(ValueError, match=r"line 3 opens a quoted cell that runs to line 6"):

@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from eth_assets.ml.profiles import Profiles
 
 COVER_CHECK = "investor_profiles_cover_every_address"
+SILHOUETTE_CHECK = "investor_profiles_silhouette_floor"
 CHOICE_RULE = (
     "in the used feature set, the method and k with the highest silhouette among those whose "
     "every profile holds at least min_cluster_share of the addresses and k ≥ min_profiles"
@@ -58,6 +60,9 @@ class InvestorProfilesConfig(Config):
     min_profiles: int = Field(3, description="The chosen clustering has at least this many.")
     min_cluster_share: float = Field(
         0.02, description="Every profile holds at least this share of all addresses."
+    )
+    silhouette_floor: float = Field(
+        0.25, description="Warn when the chosen clustering's silhouette is below this."
     )
     seed: int = Field(0, description="Seed of every clustering and sample.")
     silhouette_sample: int = Field(2000, description="Silhouette on a sample above this size.")
@@ -116,7 +121,13 @@ def _plots(profiles: "Profiles", models: ModelStore, seed: int) -> dict[str, Pat
             asset="investor_profiles",
             description="Every cleaned address has exactly one profile and no behavioural "
             "profile holds fewer than min_cluster_share of the addresses.",
-        )
+        ),
+        AssetCheckSpec(
+            SILHOUETTE_CHECK,
+            asset="investor_profiles",
+            description="The chosen clustering's silhouette is at least silhouette_floor "
+            "(a warning: profiles are descriptive and nothing is promoted on them).",
+        ),
     ],
 )
 def investor_profiles(
@@ -219,11 +230,17 @@ def investor_profiles(
             "smallest_profile_share": smallest,
         },
     )
+    silhouette = AssetCheckResult(
+        check_name=SILHOUETTE_CHECK,
+        passed=chosen.silhouette >= config.silhouette_floor,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"silhouette": float(chosen.silhouette), "floor": config.silhouette_floor},
+    )
     shown = profiles.summary.select(
         "profile_id", "profile_name", "addresses", "share", "sets_apart", "entity_kinds"
     )
     return MaterializeResult(
-        check_results=[covered],
+        check_results=[covered, silhouette],
         metadata={
             "dagster/row_count": profiles.assignments.height,
             **{key: MetadataValue.float(float(value)) for key, value in metrics.items()},

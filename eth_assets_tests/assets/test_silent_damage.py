@@ -21,6 +21,7 @@ from eth_assets.checks import raw_data_quality
 from eth_assets.resources.chain_sources import ParquetChainSource
 from eth_assets.resources.lake import table_relation_sql
 from eth_assets.resources.simulated_source import SimulatedChainSource
+from eth_assets.retries import SOURCE_RETRY_POLICY
 from eth_assets.schemas import TRANSACTIONS
 from eth_assets_tests.fixtures import ALICE, BOB, resource_set, write_bigquery_schema_folder
 
@@ -228,6 +229,9 @@ def test_a_reversed_range_fails_saying_so(tmp_path: Path) -> None:
     result = _run([raw_transactions], resource_set(tmp_path), _range("2020-01-03", "2020-01-01"))
     assert not result.success
     assert "partition range 2020-01-03...2020-01-01 is reversed" in _failure(result)
+    # Not a transient source error: no retry, although the raw assets have a retry policy.
+    assert raw_transactions.op.retry_policy == SOURCE_RETRY_POLICY
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
 
 
 def test_days_outside_the_source_fail_naming_its_range(tmp_path: Path) -> None:
@@ -241,3 +245,37 @@ def test_days_outside_the_source_fail_naming_its_range(tmp_path: Path) -> None:
     assert "outside the days the source" in _failure(result)
     assert "2021-01-01...2021-01-20" in _failure(result)
     shutil.rmtree(tmp_path / "sim", ignore_errors=True)
+
+
+def test_a_day_with_zero_rows_is_recorded_as_empty(tmp_path: Path) -> None:
+    """Days after the source's last transaction: the run succeeds and says 0 rows for them."""
+    result = _run(RAW, resource_set(tmp_path), _range("2020-01-01", "2020-01-05"))
+    assert result.success
+    rows = {
+        event.partition: event.metadata["dagster/row_count"].value
+        for event in result.asset_materializations_for_node("raw_transactions")
+    }
+    assert rows == {
+        "2020-01-01": 2,
+        "2020-01-02": 1,
+        "2020-01-03": 1,
+        "2020-01-04": 0,
+        "2020-01-05": 0,
+    }
+
+
+def test_a_label_csv_with_junk_lines_keeps_the_good_rows_and_reports_the_junk(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text(f"address,category\n{BOB},phish\nnot an address,x\n\n{ALICE},scam\n;;;,junk\n")
+    resources = resource_set(tmp_path)
+    result = _run(
+        [illicit_labels], resources, ops={"illicit_labels": {"config": {"files": [str(path)]}}}
+    )
+    assert result.success
+    labels = pl.read_parquet(tmp_path / "lake" / "illicit_labels.parquet")
+    assert sorted(labels["address"]) == sorted([ALICE, BOB])
+    rejected = pl.read_parquet(tmp_path / "lake" / "illicit_labels_rejected.parquet")
+    assert sorted(rejected["value"].to_list()) == [";;;", "not an address"]
+    assert {"line 3", "line 6"} <= {entry.split(" —")[0] for entry in rejected["entry"]}
