@@ -152,7 +152,7 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
             raise fail_without_retry_unless_transient(error) from error
         if written.emptied_days:
             context.log.info(
-                f"{table.name}: deleted {len(written.emptied_days)} days the source has no rows "
+                f"{table.name}: deleted {len(written.emptied_days)} day(s) the source has no rows "
                 f"for (allow_deleting_days): "
                 + ", ".join(d.isoformat() for d in written.emptied_days)
             )

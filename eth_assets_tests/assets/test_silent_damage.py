@@ -279,3 +279,38 @@ def test_a_label_csv_with_junk_lines_keeps_the_good_rows_and_reports_the_junk(
     rejected = pl.read_parquet(tmp_path / "lake" / "illicit_labels_rejected.parquet")
     assert sorted(rejected["value"].to_list()) == [";;;", "not an address"]
     assert {"line 3", "line 6"} <= {entry.split(" —")[0] for entry in rejected["entry"]}
+
+
+def test_feature_drift_is_a_warning_with_the_psi_table(tmp_path: Path) -> None:
+    resources = resource_set(tmp_path)
+    _whole_graph(tmp_path, resources)  # as of the end of 2020-01-03
+    earlier = _run(
+        [address_features], resources, ops={"address_features": {"config": {"as_of": "2020-01-02"}}}
+    )
+    assert earlier.success
+    drift = [e for e in earlier.get_asset_check_evaluations() if e.check_name.endswith("drift")]
+    assert len(drift) == 1 and drift[0].severity.value == "WARN"
+    assert "| feature | psi |" in drift[0].metadata["psi"].value
+    assert drift[0].metadata["compared_with"].value == "the previous address_features"
+
+
+def test_allowed_deletions_are_logged_day_by_day(tmp_path: Path) -> None:
+    folder = write_bigquery_schema_folder(tmp_path / "source")
+    resources = resource_set(tmp_path, ParquetChainSource(folder=str(folder)))
+    assert _run([raw_transactions], resources, _range("2020-01-01", "2020-01-03")).success
+    path = folder / "transactions.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * FROM '{path}' WHERE hash <> '0x03') TO '{tmp_path / 'fewer.parquet'}'"
+    )
+    (tmp_path / "fewer.parquet").replace(path)
+    instance = DagsterInstance.ephemeral()
+    result = _run(
+        [raw_transactions],
+        resources,
+        _range("2020-01-01", "2020-01-03"),
+        {"raw_transactions": {"config": {"allow_deleting_days": True}}},
+        instance=instance,
+    )
+    assert result.success
+    infos = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.INFO]
+    assert any("deleted 1 day(s)" in m and "2020-01-02" in m for m in infos), infos
