@@ -14,7 +14,7 @@ import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from eth_assets.duckdb_utils import sql_file_list
+from eth_assets.duckdb_utils import connect, sql_file_list
 from eth_assets.schemas import RawTable
 from eth_assets.settings import default_parquet_dir, shared_data_dir
 from eth_assets.source_columns import COLUMN_ALIASES, SourceDataError, map_columns
@@ -108,6 +108,27 @@ class ParquetChainSource(ChainSource):
         """`accounts.csv` beside the Parquet files (rows with `in_subset` true), when present."""
         accounts = self.folder_path() / "accounts.csv"
         return (str(accounts), "in_subset") if accounts.is_file() else None
+
+    def available_days(self) -> tuple[date, date] | None:
+        """First and last UTC day of the folder's transactions, when they carry a timestamp
+        column (None otherwise, or when the folder has no transactions)."""
+        files = find_table_files(self.folder_path(), "transactions")
+        if not files:
+            return None
+        con = connect()
+        try:
+            raw = f"read_parquet({sql_file_list(files)}, union_by_name = true)"
+            columns = _describe(con, f"SELECT * FROM {raw}")
+            found = next((c for c in COLUMN_ALIASES["block_timestamp"] if c in columns), None)
+            if found is None or not columns[found].upper().startswith("TIMESTAMP"):
+                return None
+            first, last = con.execute(
+                f"SELECT min(CAST(timezone('UTC', \"{found}\") AS DATE)), "
+                f"max(CAST(timezone('UTC', \"{found}\") AS DATE)) FROM {raw}"
+            ).fetchall()[0]
+        finally:
+            con.close()
+        return (first, last) if first is not None else None
 
     def stage(
         self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime

@@ -164,17 +164,18 @@ def test_a_much_smaller_label_set_needs_an_override(tmp_path: Path) -> None:
 
 
 def test_a_range_without_data_blocks_the_models(tmp_path: Path) -> None:
+    """Features as of the first day's midnight: no transaction before the cut-off."""
     resources = resource_set(tmp_path)
     accounts = tmp_path / "accounts.csv"
     accounts.write_text(f"address\n{ALICE}\n{BOB}\n")
     result = _run(
         [*RAW, *FEATURES, clean_features],
         resources,
-        _range("2020-02-01", "2020-02-03"),
+        _range("2020-01-01", "2020-01-03"),
         {
             "illicit_labels": {"config": {"files": [_good_labels(tmp_path)]}},
             "address_universe": {"config": {"address_file": str(accounts)}},
-            "address_features": {"config": {"as_of": "2020-02-04"}},
+            "address_features": {"config": {"as_of": "2020-01-01"}},
         },
     )
     assert not result.success
@@ -314,3 +315,10 @@ def test_allowed_deletions_are_logged_day_by_day(tmp_path: Path) -> None:
     assert result.success
     infos = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.INFO]
     assert any("deleted 1 day(s)" in m and "2020-01-02" in m for m in infos), infos
+
+
+def test_days_outside_a_parquet_folder_fail_naming_its_days(tmp_path: Path) -> None:
+    result = _run([raw_transactions], resource_set(tmp_path), _range("2020-02-01", "2020-02-03"))
+    assert not result.success
+    assert "2020-02-01...2020-02-03 are outside the days the source" in _failure(result)
+    assert "2020-01-01...2020-01-03" in _failure(result)
