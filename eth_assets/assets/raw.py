@@ -166,12 +166,22 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
                 )
         if missing:
             context.log.info(f"{table.name}: columns the source lacks: {', '.join(missing)}")
-        _record_day_metadata(context, written)
+        try:
+            _record_day_metadata(context, written)
+            metadata = _run_metadata(written, chain_source.describe())
+        except Exception as error:
+            written_but = RuntimeError(
+                f"{table.name}: {written.rows} rows of {len(written.days)} days in "
+                f"[{window.start.date()}, {window.end.date()}) WERE written to the lake, then "
+                f"recording their metadata failed: {error}. The lake is complete; materialize "
+                "the same range again to record it"
+            )
+            raise fail_without_retry_unless_transient(written_but) from error
         context.log.info(
             f"{table.name}: {written.rows} rows over {len(written.days)} days written "
             f"for [{window.start}, {window.end})"
         )
-        return MaterializeResult(metadata=_run_metadata(written, chain_source.describe()))
+        return MaterializeResult(metadata=metadata)
 
     return raw_asset
 

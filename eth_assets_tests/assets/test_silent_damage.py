@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 from dagster import DagsterInstance, materialize
 
 from eth_assets.assets.datasets import clean_features
@@ -322,3 +323,21 @@ def test_days_outside_a_parquet_folder_fail_naming_its_days(tmp_path: Path) -> N
     assert not result.success
     assert "2020-02-01...2020-02-03 are outside the days the source" in _failure(result)
     assert "2020-01-01...2020-01-03" in _failure(result)
+
+
+def test_a_failure_after_the_swap_says_the_days_were_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eth_assets.assets.raw as raw_module
+
+    def broken(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(raw_module, "_record_day_metadata", broken)
+    result = _run([raw_transactions], resource_set(tmp_path), _range("2020-01-01", "2020-01-03"))
+    assert not result.success
+    message = _failure(result)
+    assert "4 rows of 3 days in [2020-01-01, 2020-01-04) WERE written to the lake" in message
+    assert "materialize the same range again" in message
+    assert len(_lake_rows(tmp_path)) == 4
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
