@@ -21,6 +21,10 @@ SOURCE_KEY = "eth_assets_source"
 UNRECORDED = "unrecorded"
 
 
+# A table's source, or a raw table's days by source; None when nothing was recorded.
+SourceOfPart = str | dict[str, list[date]] | None
+
+
 class SourceMixError(ValueError):
     """A step would combine data of different sources; the message names each."""
 
@@ -42,9 +46,7 @@ def _days(days: list[date]) -> str:
     return f"{len(days)} days, {first.isoformat()}…{last.isoformat()}"
 
 
-def require_one_source(
-    expected: str, parts: Mapping[str, str | dict[str, list[date]] | None]
-) -> None:
+def require_one_source(expected: str, parts: Mapping[str, SourceOfPart]) -> None:
     """Fail naming every part whose source differs from `expected` (the configured chain
     source). A part is a table's source, or a raw table's days by source; None and unrecorded
     days (written before sources were recorded) are accepted."""

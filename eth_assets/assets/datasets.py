@@ -17,14 +17,18 @@ from pydantic import Field
 from eth_assets.as_of import parse_as_of
 from eth_assets.assets.features import address_features, address_universe
 from eth_assets.assets.metadata import markdown_table
-from eth_assets.assets.model_runs import FIT_TABLE, read_table, replace_tables, table_exists
-from eth_assets.datasets import PASS_THROUGH, cleaning_rules, with_flags
+from eth_assets.assets.model_runs import (
+    FIT_TABLE,
+    read_flagged_features,
+    replace_tables,
+    table_exists,
+)
+from eth_assets.datasets import PASS_THROUGH, cleaning_rules
 from eth_assets.features import BEHAVIOUR_TABLE, read_provenance
 from eth_assets.ml.cleaning import clean_dataset, unusable_cells
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
-from eth_assets.universe import UNIVERSE_TABLE
 
 COMPLETE_CHECK = "clean_features_complete"
 
@@ -77,17 +81,12 @@ def clean_features(
     """Features with invalid values mean-imputed, mostly-zero columns dropped, one row each."""
     with warehouse.connect() as con:
         as_of = features_as_of(con)
-        features = read_table(con, "address_features", "address_features")
-        universe = read_table(con, UNIVERSE_TABLE, "address_universe")
-        behaviour = (
-            read_table(con, BEHAVIOUR_TABLE, "address_features")
-            if table_exists(con, BEHAVIOUR_TABLE)
-            else None
-        )
+        flagged = read_flagged_features(con)
+        behaviour = table_exists(con, BEHAVIOUR_TABLE)
     rules = cleaning_rules(
-        parse_as_of(as_of), config.max_zero_share, config.min_level_count, behaviour is not None
+        parse_as_of(as_of), config.max_zero_share, config.min_level_count, behaviour
     )
-    dataset = clean_dataset(with_flags(features, universe, behaviour), rules, keep=PASS_THROUGH)
+    dataset = clean_dataset(flagged, rules, keep=PASS_THROUGH)
     fit = pl.DataFrame(
         {
             "as_of": [as_of],
@@ -95,7 +94,7 @@ def clean_features(
             "cleaning": [dataset.cleaning.to_json()],
             "max_zero_share": [config.max_zero_share],
             "min_level_count": [config.min_level_count],
-            "behaviour_features": [behaviour is not None],
+            "behaviour_features": [behaviour],
             "dagster_run_id": [context.run_id],
         }
     )
@@ -108,7 +107,7 @@ def clean_features(
         "column", "nan", "infinite", "negative", "above_bound", "imputed"
     )
     frame = dataset.frame
-    missing = features["address"].n_unique() - frame["address"].n_unique()
+    missing = flagged["address"].n_unique() - frame["address"].n_unique()
     unusable = unusable_cells(frame, dataset.cleaning)
     complete = AssetCheckResult(
         check_name=COMPLETE_CHECK,
@@ -123,7 +122,7 @@ def clean_features(
             "duplicates_removed": dataset.duplicates_removed,
             "rows_out": frame.height,
             "as_of": as_of,
-            "behaviour_features": behaviour is not None,
+            "behaviour_features": behaviour,
             "numeric_features": len(dataset.cleaning.numeric_features),
             "categorical_features": MetadataValue.text(
                 ", ".join(dataset.cleaning.categorical_features)

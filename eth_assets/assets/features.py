@@ -34,7 +34,7 @@ from eth_assets.features import (
     store_pushed_features,
     write_provenance,
 )
-from eth_assets.provenance import require_one_source
+from eth_assets.provenance import SourceOfPart, require_one_source
 from eth_assets.pushdown import features_in_bigquery
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource
@@ -113,12 +113,7 @@ def address_universe(
             "raw_token_transfers": lake.sources("token_transfers"),
         },
     )
-    labels_path = lake.table_path("illicit_labels")
-    labelled = (
-        pl.read_parquet(labels_path, columns=["address"])
-        if labels_path.is_file()
-        else pl.DataFrame({"address": []}, schema={"address": pl.Utf8})
-    )
+    labelled = lake.labelled_addresses().to_frame()
     explicit = config.address_file or address_file()
     listed = (
         (explicit, config.flag_column or None) if explicit else chain_source.default_address_file()
@@ -264,13 +259,15 @@ def address_features(
         require_universe(con)
         previous = _previous_numeric(con)
         universe_provenance = read_provenance(con, UNIVERSE_PROVENANCE_TABLE)
-        parts: dict[str, object] = {"address_universe": universe_provenance.get("chain_source")}
+        parts: dict[str, SourceOfPart] = {
+            "address_universe": universe_provenance.get("chain_source")
+        }
         if engine == "local":
             parts |= {
                 "raw_transactions": lake.sources("transactions"),
                 "raw_token_transfers": lake.sources("token_transfers"),
             }
-        require_one_source(source, parts)  # type: ignore[arg-type]
+        require_one_source(source, parts)
         if engine == "bigquery":
             table, engine_metadata = features_in_bigquery(
                 chain_source, universe_addresses(con), as_of, excluded
@@ -290,13 +287,8 @@ def address_features(
         ).fetchall()[0][0]
     activity = [c for c in ("total_transactions", "total_erc20_tnxs") if c in current.columns]
     active = current.filter(pl.sum_horizontal(activity) > 0).height if activity else rows
-    labels_path = lake.table_path("illicit_labels")
     sampled = universe_provenance.get("origin", "").startswith("labelled + sample")
-    labels = (
-        pl.read_parquet(labels_path, columns=["address"])["address"].n_unique()
-        if labels_path.is_file() and sampled
-        else 0
-    )
+    labels = lake.labelled_addresses().len() if sampled else 0
     problem = usability_problem(active, rows, int(labelled), labels)
     if problem:
         context.log.error(f"address_features is not usable: {problem}")

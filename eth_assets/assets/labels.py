@@ -104,9 +104,8 @@ def illicit_labels(
         raise FileNotFoundError(missing)
     parsed = read_label_files(files)
     unique = parsed.labels["address"].n_unique()
-    path = lake.table_path("illicit_labels")
     previous = (
-        pl.read_parquet(path, columns=["address"])["address"].n_unique() if path.is_file() else None
+        lake.labelled_addresses().len() if lake.table_path("illicit_labels").is_file() else None
     )
     problem = label_set_problem(
         parsed.labels.height, parsed.rejected.height, unique, previous, config

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableResource
@@ -52,17 +53,11 @@ class LakeCompactionError(RuntimeError):
     """Compaction failed after a window's days were swapped into the lake."""
 
 
-def day_source(path: Path) -> str | None:
-    """The source recorded in a day file's footer (written with the day, atomically); None for
-    files written before sources were recorded."""
-    return file_source(path)
-
-
 def lake_sources(root: Path, table: RawTable) -> dict[str, list[date]]:
     """Which source wrote which days of `table` (`unrecorded` for files older than the record)."""
     found: dict[str, list[date]] = {}
     for day, path in day_files(root / table.name).items():
-        found.setdefault(day_source(path) or UNRECORDED, []).append(day)
+        found.setdefault(file_source(path) or UNRECORDED, []).append(day)
     return found
 
 
@@ -185,15 +180,14 @@ def sweep_stale_staging(staging_root: Path, now: float | None = None) -> list[Pa
 
 def check_window_sources(
     root: Path, table: RawTable, start: datetime, end: datetime, source: str
-) -> list[date]:
-    """The days of [start, end) that another source wrote (an `unrecorded` day counts as the
-    same source: the lake did not record sources before)."""
+) -> dict[date, str]:
+    """The days of [start, end) that another source wrote, with that source (an `unrecorded`
+    day counts as the same source: the lake did not record sources before)."""
     existing = day_files(root / table.name)
-    return [
-        day
-        for day in days_in_window(start, end)
-        if day in existing and (day_source(existing[day]) or source) != source
-    ]
+    found = {
+        day: file_source(existing[day]) for day in days_in_window(start, end) if day in existing
+    }
+    return {day: other for day, other in found.items() if other not in (None, source)}
 
 
 def replace_window(
@@ -217,9 +211,9 @@ def replace_window(
     table_dir = root / table.name
     other = check_window_sources(root, table, start, end, source)
     if other and not replace_other_source:
-        sources = sorted({day_source(day_files(table_dir)[d]) or "" for d in other})
         raise LakeGuardError(
-            f"{table.name}: the lake holds {_days_text(other)} written by {', '.join(sources)}; "
+            f"{table.name}: the lake holds {_days_text(list(other))} written by "
+            f"{', '.join(sorted(set(other.values())))}; "
             f"this run's source is {source}. Nothing was changed. Use a separate data dir per "
             "source, or set `replace_other_source: true` in the raw asset's config to replace "
             "those days"
@@ -368,6 +362,13 @@ class ParquetLake(ConfigurableResource):
         return write_table_atomic(
             self.table_path(name), table if source is None else with_source(table, source)
         )
+
+    def labelled_addresses(self) -> pl.Series:
+        """The distinct addresses of the stored label set (empty before illicit_labels ran)."""
+        path = self.table_path("illicit_labels")
+        if not path.is_file():
+            return pl.Series("address", [], dtype=pl.Utf8)
+        return pl.read_parquet(path, columns=["address"])["address"].unique().sort()
 
     def table_source(self, name: str) -> str | None:
         """The source recorded with a small table; None when absent or not recorded."""
