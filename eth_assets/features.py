@@ -19,6 +19,7 @@ import pyarrow as pa
 from eth_assets.addresses import normalize_address
 from eth_assets.chain_time import as_utc
 from eth_assets.duckdb_utils import sql_literal, transaction
+from eth_assets.label_broadcast import store_label_broadcast_tokens
 from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.sql import load_sql
 from eth_assets.universe import UNIVERSE_TABLE
@@ -240,12 +241,15 @@ def feature_tables_from_lake(
     as_of: datetime,
     excluded_tokens: Sequence[str] = (),
     provenance: Mapping[str, object] | None = None,
+    label_broadcast: pl.DataFrame | None = None,
 ) -> int:
     """`address_features` and `behaviour_features` from the lake, with their `provenance`, in
     one transaction (a reader never sees one table newer than another); rows of address_features."""
     with transaction(con):
         rows = features_from_lake(con, lake, as_of, excluded_tokens)
         create_behaviour_features(con, as_of, BEHAVIOUR_TABLE)
+        # the label-broadcast detection that chose `excluded_tokens` (None drops a stale one)
+        store_label_broadcast_tokens(con, label_broadcast)
         if provenance is not None:
             write_provenance(con, provenance)
     return rows

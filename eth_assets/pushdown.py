@@ -3,6 +3,12 @@
 For users who outgrow one machine, `address_features` can run inside BigQuery over the full chain.
 The relations the query reads become BigQuery tables (token transfers joined with `tokens` for
 decimals, exactly as the raw extraction does) and the universe an array parameter.
+
+Label-broadcast tokens: the push-down leaves out only the tokens it is given (`excluded_tokens`,
+the configured list). The detector of eth_assets/label_broadcast.py is not run here: it would be
+a second whole-history query over `token_transfers`, billed about as much as the features again,
+grouping every token's recipients and senders chain-wide against an uploaded label set. Tokens
+it finds on a local run belong in ETH_ASSETS_LABEL_BROADCAST_TOKENS for BigQuery runs.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.drift import MAJOR_SHIFT, feature_drift
-from eth_assets.duckdb_utils import transaction
+from eth_assets.duckdb_utils import connect, transaction
 from eth_assets.features import (
     excluded_transfers,
     feature_summary,
@@ -33,6 +33,13 @@ from eth_assets.features import (
     register_lake_views,
     store_pushed_features,
     write_provenance,
+)
+from eth_assets.label_broadcast import (
+    detect_label_broadcast_tokens,
+    detected_tokens,
+    left_out_table,
+    store_label_broadcast_tokens,
+    tokens_left_out,
 )
 from eth_assets.provenance import SourceOfPart, require_one_source
 from eth_assets.pushdown import features_in_bigquery
@@ -69,6 +76,26 @@ def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
     if configured:
         return parse_as_of(configured)
     return default_as_of(lake.last_day("transactions"))
+
+
+def label_broadcasts_in_lake(lake: ParquetLake, as_of: datetime) -> pl.DataFrame:
+    """Label-broadcast tokens found in the lake's token transfers before `as_of`, against the
+    lake's label set (eth_assets/label_broadcast.py): the evidence per token, with the flag."""
+    with connect() as con:
+        register_lake_views(con, lake)
+        con.register("lake_labels", lake.labelled_addresses().to_frame().to_arrow())
+        return detect_label_broadcast_tokens(con, "SELECT address FROM lake_labels", as_of)
+
+
+def detection_summary(broadcasts: pl.DataFrame | None, engine: str) -> str:
+    """What the label-broadcast detection found, against the base rate, or why it did not run."""
+    if broadcasts is None:
+        return "off" if engine == "local" else f"not run by the {engine} engine: listed tokens only"
+    base = float(broadcasts["base_labelled_share"][0]) if broadcasts.height else 0.0
+    return (
+        f"{len(detected_tokens(broadcasts))} of {broadcasts.height} tokens flagged; the label "
+        f"lists hold {base:.1%} of all token recipients"
+    )
 
 
 class AddressUniverseConfig(Config):
@@ -167,8 +194,17 @@ class AddressFeaturesConfig(Config):
         default=True,
         description=(
             "Leave out the transfers of label-broadcast tokens (third parties' scam labels "
-            f"airdropped on chain, listed in ${LABEL_BROADCAST_TOKENS_ENV}): they are labels, "
-            "not behaviour."
+            f"airdropped on chain, listed in ${LABEL_BROADCAST_TOKENS_ENV} or detected): they "
+            "are labels, not behaviour."
+        ),
+    )
+    detect_label_broadcast_tokens: bool = Field(
+        default=True,
+        description=(
+            "Also leave out the tokens the data shows to be label broadcasts (airdropped by a "
+            "handful of senders onto addresses nearly all on the label lists; "
+            "docs/features.md#label-broadcast-tokens). The local engine only: the bigquery "
+            "engine leaves out the listed tokens alone."
         ),
     )
 
@@ -244,7 +280,10 @@ def address_features(
         )
     as_of = resolve_as_of(lake, config.as_of)
     source = chain_source.describe()
-    excluded = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
+    configured = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
+    detect = config.exclude_label_broadcast_tokens and config.detect_label_broadcast_tokens
+    broadcasts = label_broadcasts_in_lake(lake, as_of) if detect and engine == "local" else None
+    excluded = tokens_left_out(configured, broadcasts)
     provenance = {
         "as_of": as_of.isoformat(),
         "engine": engine,
@@ -268,13 +307,15 @@ def address_features(
                 "raw_token_transfers": lake.sources("token_transfers"),
             }
         require_one_source(source, parts)
+        if broadcasts is None:  # no detection table of an earlier run beside these features
+            store_label_broadcast_tokens(con, None)
         if engine == "bigquery":
             table, engine_metadata = features_in_bigquery(
                 chain_source, universe_addresses(con), as_of, excluded
             )
             rows = store_pushed_features(con, table, provenance)
         else:
-            rows = feature_tables_from_lake(con, lake, as_of, excluded, provenance)
+            rows = feature_tables_from_lake(con, lake, as_of, excluded, provenance, broadcasts)
             transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
             engine_metadata = {
                 "label_broadcast_transfers_left_out": transfers,
@@ -333,6 +374,10 @@ def address_features(
             "as_of": as_of.isoformat(),
             "engine": engine,
             "label_broadcast_tokens_left_out": MetadataValue.text(", ".join(excluded) or "none"),
+            "label_broadcast_tokens": MetadataValue.md(
+                markdown_table(left_out_table(configured, broadcasts)) if excluded else "none"
+            ),
+            "label_broadcast_detection": MetadataValue.text(detection_summary(broadcasts, engine)),
             **{k: MetadataValue.text(str(v)) for k, v in engine_metadata.items()},
             "columns": len(summary),
             "summary": MetadataValue.md(markdown_table(summary)),
