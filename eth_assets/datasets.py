@@ -17,6 +17,7 @@ import polars as pl
 from eth_assets.as_of import parse_as_of
 from eth_assets.features import BEHAVIOUR_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, ether_supply
+from eth_assets.ml.era import first_activity_days
 from eth_assets.ml.profile_features import source_columns
 
 # Columns that pass through the cleaning untouched and are never features.
@@ -161,6 +162,15 @@ def training_rows(
     labels = rows["label"].to_numpy().astype(int)
     folds = rows["fold"].to_numpy().astype(int)
     return rows.drop("label", "fold", *[c for c in PASS_THROUGH if c != "address"]), labels, folds
+
+
+def first_activity(training_set: pl.DataFrame, frame: pl.DataFrame) -> np.ndarray:
+    """The first-activity time of each row of `frame` (days since the epoch, NaN without
+    activity), from the `training_set` table: for the era-aware evaluation, never a feature."""
+    rows = frame.select("address").join(
+        training_set.select("address", "first_seen"), on="address", how="left"
+    )
+    return first_activity_days(rows["first_seen"])
 
 
 def rules_of_fit(fit: dict[str, str]) -> CleaningRules:

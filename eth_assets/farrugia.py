@@ -31,8 +31,21 @@ def register_sample_views(
     `excluded_tokens` (label-broadcast tokens) are left out, as address_features does; the
     comparison with the published features keeps them, as the published collector did.
     """
+    register_folder_views(con, raw_dir, excluded_tokens)
+    register_sample_universe(con, raw_dir / "accounts.csv")
+
+
+def register_folder_views(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, excluded_tokens: Sequence[str] = ()
+) -> None:
+    """Define `transactions` and `token_transfers` over `raw_dir`'s transactions.parquet and
+    token_transfers.parquet (BigQuery column names, mapped as the Parquet source maps them),
+    without the transfers of `excluded_tokens`."""
     for raw in (TRANSACTIONS, TOKEN_TRANSFERS):
-        relation = f"read_parquet({sql_literal(str(raw_dir / f'{raw.name}.parquet'))})"
+        path = raw_dir / f"{raw.name}.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: the folder needs {raw.name}.parquet")
+        relation = f"read_parquet({sql_literal(str(path))})"
         available = {
             r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         }
@@ -41,7 +54,6 @@ def register_sample_views(
         if raw is TOKEN_TRANSFERS:
             mapped = without_tokens(mapped, excluded_tokens)
         con.execute(f"CREATE OR REPLACE VIEW {raw.name} AS {mapped}").fetchall()
-    register_sample_universe(con, raw_dir / "accounts.csv")
 
 
 def register_sample_universe(con: duckdb.DuckDBPyConnection, accounts_csv: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
@@ -116,13 +117,66 @@ BEHAVIOUR_COLUMNS: list[str] = [
 ]
 
 
+MARKET_GAS_VIEW = "market_gas_price"
+FULL_CHAIN = "full chain"
+CHOSEN_HISTORIES = "chosen histories"
+# Features whose value for an address depends on which other accounts the store holds: the
+# counterparties' activity counts their transactions in the store (docs/features.md).
+STORE_DEPENDENT_COLUMNS: tuple[str, ...] = ("median_sender_activity", "median_recipient_activity")
+
+
+def store_kind(complete_histories: bool) -> str:
+    """What a store holds: the full chain (every transaction of its days) or chosen accounts'
+    histories (other addresses appear only through their transactions with those accounts)."""
+    return FULL_CHAIN if complete_histories else CHOSEN_HISTORIES
+
+
+def register_market_gas(con: duckdb.DuckDBPyConnection, reference: Path | None) -> None:
+    """Define `market_gas_price(day, gas_price)`, the chain-wide average gas price of each day that
+    `gas_price_vs_day` divides by: from `reference` (Etherscan's daily average gas price export,
+    columns `UnixTimeStamp` and `Value (Wei)`) for a store of chosen accounts' histories, whose
+    own days hold only those accounts; from the store itself (`None`) when it holds the full
+    chain. A missing file or column stops with an error naming it; a day valued 0 is unknown."""
+    if reference is None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {MARKET_GAS_VIEW} AS "
+            "SELECT CAST(block_timestamp AS DATE) AS day, AVG(CAST(gas_price AS DOUBLE)) AS "
+            "gas_price FROM transactions GROUP BY CAST(block_timestamp AS DATE)"
+        ).fetchall()
+        return
+    if not reference.is_file():
+        raise FileNotFoundError(
+            f"the market gas price file {reference} does not exist: set "
+            "ETH_ASSETS_MARKET_GAS_PRICES to Etherscan's daily average gas price export"
+        )
+    relation = f"read_csv({sql_literal(str(reference))}, all_varchar = true, header = true)"
+    columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    missing = {"UnixTimeStamp", "Value (Wei)"} - columns
+    if missing:
+        raise ValueError(
+            f"the market gas price file {reference} lacks the column(s) {sorted(missing)}: "
+            f'expected Etherscan\'s export ("Date(UTC)","UnixTimeStamp","Value (Wei)"), '
+            f"found {sorted(columns)}"
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {MARKET_GAS_VIEW} AS "
+        'SELECT CAST(to_timestamp(CAST("UnixTimeStamp" AS BIGINT)) AS DATE) AS day, '
+        'NULLIF(CAST("Value (Wei)" AS DOUBLE), 0) AS gas_price '
+        f"FROM {relation}"
+    ).fetchall()
+
+
 def create_behaviour_features(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, table: str = "behaviour_features"
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    table: str = "behaviour_features",
+    market_gas: Path | None = None,
 ) -> int:
     """Materialise the behaviour features of every universe address as of `as_of` into `table`
-    (same inputs as the Farrugia query); row count."""
+    (same inputs as the Farrugia query; `market_gas` as in `register_market_gas`); row count."""
     if not table.replace("_", "").isalnum():
         raise ValueError(f"not a plain table name: {table!r}")
+    register_market_gas(con, market_gas)
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS\n{load_sql(BEHAVIOUR_SQL_NAME)}",
         {"as_of": as_utc(as_of)},
@@ -204,6 +258,23 @@ def features_from_lake(
 
 
 BEHAVIOUR_TABLE = "behaviour_features"
+ACTIVITY_SQL_NAME = "address_activity"
+# First and last activity per address: read by evaluations and the page, never a model feature.
+ACTIVITY_TABLE = "address_activity"
+
+
+def create_address_activity(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, table: str = ACTIVITY_TABLE
+) -> int:
+    """Materialise first_seen / last_seen of every universe address as of `as_of` into `table`
+    (same inputs as the feature queries); row count."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"not a plain table name: {table!r}")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS\n{load_sql(ACTIVITY_SQL_NAME)}",
+        {"as_of": as_utc(as_of)},
+    ).fetchall()
+    return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
 
 
 PROVENANCE_TABLE = "feature_provenance"
@@ -242,14 +313,17 @@ def feature_tables_from_lake(
     excluded_tokens: Sequence[str] = (),
     provenance: Mapping[str, object] | None = None,
     label_broadcast: pl.DataFrame | None = None,
+    market_gas: Path | None = None,
 ) -> int:
-    """`address_features` and `behaviour_features` from the lake, with their `provenance`, in
-    one transaction (a reader never sees one table newer than another); rows of address_features."""
+    """`address_features`, `behaviour_features` and `address_activity` from the lake, with their
+    `provenance`, in one transaction (a reader never sees one table newer than another); rows
+    of address_features."""
     with transaction(con):
         rows = features_from_lake(con, lake, as_of, excluded_tokens)
-        create_behaviour_features(con, as_of, BEHAVIOUR_TABLE)
+        create_behaviour_features(con, as_of, BEHAVIOUR_TABLE, market_gas)
         # the label-broadcast detection that chose `excluded_tokens` (None drops a stale one)
         store_label_broadcast_tokens(con, label_broadcast)
+        create_address_activity(con, as_of, ACTIVITY_TABLE)
         if provenance is not None:
             write_provenance(con, provenance)
     return rows
@@ -261,11 +335,13 @@ def features_of_addresses(
     addresses: Sequence[str],
     as_of: datetime,
     excluded_tokens: Sequence[str] = (),
+    market_gas: Path | None = None,
 ) -> pl.DataFrame:
     """address_features joined to behaviour_features for `addresses` (lower-case) only: the same
     two queries over the same lake views, with these addresses as the universe. What the address
     page runs to score an address that the published snapshot lacks."""
     register_lake_views(con, lake, excluded_tokens)
+    register_market_gas(con, market_gas)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE universe AS "
         "SELECT DISTINCT unnest(CAST(? AS VARCHAR[])) AS address",
@@ -284,13 +360,24 @@ def store_pushed_features(
     con: duckdb.DuckDBPyConnection,
     features: pa.Table,
     provenance: Mapping[str, object] | None = None,
+    activity: pa.Table | None = None,
 ) -> int:
-    """`address_features` computed in BigQuery, with its `provenance`; behaviour_features, which
-    the BigQuery engine does not compute, is dropped in the same transaction so no stale one
-    stays beside it."""
+    """`address_features` (and `address_activity`) computed in BigQuery, with its `provenance`;
+    behaviour_features, which the BigQuery engine does not compute, is dropped in the same
+    transaction so no stale one stays beside it (and so is a stale address_activity)."""
     with transaction(con):
         rows = store_features(con, features)
         con.execute(f"DROP TABLE IF EXISTS {BEHAVIOUR_TABLE}").fetchall()
+        con.execute(f"DROP TABLE IF EXISTS {ACTIVITY_TABLE}").fetchall()
+        if activity is not None:
+            con.register("pushed_activity", activity)
+            try:
+                con.execute(
+                    f"CREATE TABLE {ACTIVITY_TABLE} AS "
+                    "SELECT * FROM pushed_activity ORDER BY address"
+                ).fetchall()
+            finally:
+                con.unregister("pushed_activity")
         if provenance is not None:
             write_provenance(con, provenance)
     return rows

@@ -83,10 +83,13 @@ def round_trip_to_duckdb(sql: str) -> str:
     return tree.transform(whole_decimal).sql(dialect="duckdb")
 
 
-def features_bigquery_sql(dataset: str, excluded_tokens: Sequence[str] = ()) -> str:
-    """The feature query for BigQuery, with parameters @as_of (TIMESTAMP), @addresses
-    (ARRAY<STRING>) and @start/@end bounding the raw scans (genesis … as_of); the transfers of
-    `excluded_tokens` (label-broadcast tokens) are left out."""
+def features_bigquery_sql(
+    dataset: str, excluded_tokens: Sequence[str] = (), sql_name: str = FEATURES_SQL
+) -> str:
+    """The feature query (or another query over the same relations, `sql_name`) for BigQuery,
+    with parameters @as_of (TIMESTAMP), @addresses (ARRAY<STRING>) and @start/@end bounding the
+    raw scans (genesis … as_of); the transfers of `excluded_tokens` (label-broadcast tokens) are
+    left out."""
     relations = {
         TRANSACTIONS.name: bigquery_sql(TRANSACTIONS, dataset),
         TOKEN_TRANSFERS.name: without_tokens(
@@ -94,7 +97,7 @@ def features_bigquery_sql(dataset: str, excluded_tokens: Sequence[str] = ()) -> 
         ),
         "universe": "SELECT address FROM UNNEST(@addresses) AS address",
     }
-    return transpile_to_bigquery(load_sql(FEATURES_SQL), relations)
+    return transpile_to_bigquery(load_sql(sql_name), relations)
 
 
 def features_in_bigquery(
@@ -102,14 +105,16 @@ def features_in_bigquery(
     addresses: list[str],
     as_of: datetime,
     excluded_tokens: Sequence[str] = (),
+    sql_name: str = FEATURES_SQL,
 ) -> tuple[pa.Table, dict[str, object]]:
-    """Compute the features of `addresses` inside BigQuery; one row per address, as Arrow."""
+    """Compute the features of `addresses` inside BigQuery (or the query `sql_name` over the same
+    relations, e.g. address_activity); one row per address, as Arrow."""
     parameters = [
         bigquery.ScalarQueryParameter("as_of", "TIMESTAMP", as_of),
         bigquery.ArrayQueryParameter("addresses", "STRING", addresses),
         *window_parameters(GENESIS, as_of),
     ]
-    what = f"BigQuery feature push-down over {source.dataset} for {len(addresses)} addresses"
+    what = f"BigQuery {sql_name} push-down over {source.dataset} for {len(addresses)} addresses"
     return source.query_arrow(
-        features_bigquery_sql(source.dataset, excluded_tokens), parameters, what
+        features_bigquery_sql(source.dataset, excluded_tokens, sql_name), parameters, what
     )

@@ -54,14 +54,23 @@ DEFAULT_DAGSTER_UI_URL = "http://127.0.0.1:3000"
 ENTITY_LABELS_ENV = "ETH_ASSETS_ENTITY_LABELS"
 LABEL_BROADCAST_TOKENS_ENV = "ETH_ASSETS_LABEL_BROADCAST_TOKENS"
 SCORING_MODEL_ENV = "ETH_ASSETS_SCORING_MODEL"
+MARKET_GAS_PRICES_ENV = "ETH_ASSETS_MARKET_GAS_PRICES"
+# Etherscan's daily average gas price of the whole chain (2015-07-30 … 2026-06-02), committed with
+# its SOURCE.md: the market reference of a store that holds chosen accounts' histories only.
+MARKET_GAS_PRICES_FILE = Path("data/external/etherscan_avg_gas_price/export-AvgGasPrice.csv")
 # Token contracts whose transfers are labels written on chain by third parties, not behaviour:
-# Blockwell's "NOTSAFU" airdrops (2019-01-20, 2019-05-13) and the "SCAM Stamp/Seal" tokens.
+# Blockwell's "NOTSAFU" airdrops (2019-01-20, 2019-05-13) and the "SCAM Stamp/Seal" tokens, and
+# the two that the detector (eth_assets/label_broadcast.py) found on the real sample:
+# brief.blockwell.ai (2019-05-13) and "Arnoya classic" (2022-09). Listed here too so that the
+# BigQuery engine, which runs no detection, and the scripts leave them out as well.
 DEFAULT_LABEL_BROADCAST_TOKENS = (
     "0x5040a75e178c373677d7506b7d5dce443249d365",
     "0x5bb68732a14bf3eba008902334f27c7615490b50",
     "0x14639c7de58e8f2c714337cf242fa9d26d568665",
     "0x085bf17d6c557254d0370514b97d16307b8f0775",
     "0x4310218b64e4dd5eef15beff801f3713bc35f919",
+    "0xb84f655d4aad12b3533218ffeeb1e90e16439217",
+    "0x7495e5cc8f27e0bd5bd4cb86d17f0d841ca58ee4",
 )
 ENTITY_LABELS_FILE = "labels/etherscan_labels_combinedAllLabels.json"
 
@@ -174,9 +183,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         LABEL_BROADCAST_TOKENS_ENV,
-        "Blockwell's two NOTSAFU airdrops and the three SCAM Stamp/Seal tokens",
+        "Blockwell's two NOTSAFU airdrops, the three SCAM Stamp/Seal tokens, brief.blockwell.ai "
+        "and Arnoya classic",
         "comma-separated token contracts whose transfers are labels, not behaviour: "
         "`address_features` leaves them out",
+    ),
+    Setting(
+        MARKET_GAS_PRICES_ENV,
+        f"`{MARKET_GAS_PRICES_FILE}` in the repository",
+        "Etherscan-format daily average gas price of the whole chain: what `gas_price_vs_day` "
+        "divides by when the store holds chosen accounts' histories (a full-chain store uses "
+        "its own days)",
     ),
     Setting(
         SCORING_MODEL_ENV,
@@ -348,6 +365,14 @@ def label_broadcast_tokens() -> tuple[str, ...]:
     if configured is None:
         return DEFAULT_LABEL_BROADCAST_TOKENS
     return tuple(t.strip().lower() for t in configured.split(",") if t.strip())
+
+
+def market_gas_prices_file() -> Path:
+    """$ETH_ASSETS_MARKET_GAS_PRICES, else the Etherscan export committed in the repository."""
+    configured = _read(MARKET_GAS_PRICES_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / MARKET_GAS_PRICES_FILE
 
 
 def scoring_model() -> str:

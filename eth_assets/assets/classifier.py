@@ -34,11 +34,13 @@ from eth_assets.assets.model_runs import (
 )
 from eth_assets.assets.profiles import investor_profiles
 from eth_assets.datasets import (
+    first_activity,
     read_label_file,
     rules_of_fit,
     training_labels,
     training_rows,
 )
+from eth_assets.features import ACTIVITY_TABLE
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import CHAMPION, MlflowTracker
@@ -87,6 +89,7 @@ def training_set(
 
     with warehouse.connect(read_only=True) as con:
         cleaned = read_table(con, "clean_features", "clean_features")
+        activity = read_table(con, ACTIVITY_TABLE, "address_features")
     listed = chain_source.default_address_file()
     path = Path(config.label_file) if config.label_file else (Path(listed[0]) if listed else None)
     label_file = read_label_file(path) if path else None
@@ -100,6 +103,7 @@ def training_set(
     table = (
         cleaned.select("address", "has_activity")
         .join(labels.frame, on="address", how="inner")
+        .join(activity.select("address", "first_seen", "last_seen"), on="address", how="left")
         .with_columns(
             in_training=pl.col("has_activity") | pl.lit(config.include_inactive),
             label_rule=pl.lit(labels.rule),
@@ -214,6 +218,8 @@ def illicit_classifier(
         ClassifierSettings,
         train_illicit_classifier,
     )
+    from eth_assets.ml.era import evaluate_era
+    from eth_assets.ml.era import markdown as era_markdown
 
     with warehouse.connect(read_only=True) as con:
         flagged = read_flagged_features(con)
@@ -238,6 +244,15 @@ def illicit_classifier(
         fit["chain_source"],
         tuple(config.paper_table_folds),
     )
+    era = evaluate_era(
+        labels,
+        run.cv.out_of_fold,
+        first_activity(training, frame),
+        folds,
+        run.model.cleaning.impute(frame, list(run.model.cleaning.numeric_features)).to_numpy(),
+        list(run.model.cleaning.numeric_features),
+        config.seed,
+    )
     summary = run.cv.summary()
     folder = models.folder("illicit_classifier")
     model_path = run.model.save(folder / "model.pkl")
@@ -249,6 +264,7 @@ def illicit_classifier(
                 "illicit_classifier_folds": run.cv.folds,
                 "illicit_classifier_importance": run.cv.importance,
                 "illicit_classifier_paper_table": run.paper_table,
+                "illicit_classifier_era": era.by_feature,
             },
         )
     champion = tracker.version(REGISTERED_MODEL, CHAMPION)
@@ -265,6 +281,7 @@ def illicit_classifier(
         "illicit": float(run.class_counts["illicit"]),
         "normal": float(run.class_counts["normal"]),
         "cv_seconds": run.cv.seconds,
+        **era.metrics(),
     }
     for row in run.paper_table.iter_rows(named=True):
         metrics |= {f"cv{row['folds']}_{m}": row[m] for m in METRICS}
@@ -279,6 +296,8 @@ def illicit_classifier(
                 "calibration": "isotonic regression on out-of-fold probabilities",
                 "threshold_rule": run.calibration.threshold_rule,
                 "bands": ", ".join(f"{n} ≥ {b:.3f}" for n, b in run.calibration.bands),
+                "era_matched": era.matched.statement,
+                "era_features": ",".join(era.era_features) or "none",
             }
         )
         tracked.log_metrics(metrics)
@@ -294,6 +313,9 @@ def illicit_classifier(
         importance = folder / "importance.csv"
         run.cv.importance.write_csv(importance)
         tracked.log_artifact(importance, "tables")
+        era_path = folder / "era.md"
+        era_path.write_text(era_markdown(era) + "\n", encoding="utf-8")
+        tracked.log_artifact(era_path, "tables")
         version = tracker.log_model(tracked, model_path, REGISTERED_MODEL)
         decision = (
             f"version {version} becomes champion"
@@ -330,6 +352,15 @@ def illicit_classifier(
             "folds": MetadataValue.md(markdown_table(table)),
             "paper_table": MetadataValue.md(
                 markdown_table(run.paper_table.select("folds", *METRICS))
+            ),
+            "era": MetadataValue.md(era_markdown(era)),
+            "date_only_roc_auc": MetadataValue.float(era.date_only["roc_auc"]),
+            "margin_over_date_roc_auc": MetadataValue.float(
+                era.model["roc_auc"] - era.date_only["roc_auc"]
+            ),
+            "era_features": MetadataValue.text(", ".join(era.era_features) or "none"),
+            "era_by_feature": MetadataValue.md(
+                markdown_table(era.by_feature.head(25).with_columns(pl.col(pl.Float64).round(3)))
             ),
             "importance": MetadataValue.md(markdown_table(run.cv.importance)),
             "threshold": run.calibration.threshold,
@@ -400,6 +431,7 @@ def model_comparison(
         config.seed,
         config.threads,
         profiles.to_numpy().astype(str),
+        days=first_activity(training, frame),
     )
     table_md = comparison_markdown(comparison.table)
     with warehouse.connect() as con:
@@ -413,8 +445,12 @@ def model_comparison(
             key = row["model"].lower().replace(" ", "_").replace("(", "").replace(")", "")
             key = key.replace("+", "plus")
             run.log_metrics(
-                {f"{key}_{m}": row[m] for m in ("accuracy", "roc_auc", "f1", "fit_seconds")}
+                {
+                    f"{key}_{m}": row[m]
+                    for m in ("accuracy", "roc_auc", "f1", "fit_seconds", "era_matched_roc_auc")
+                }
             )
+        run.set_tags({"era_matched": comparison.era_statement})
         run.log_artifact(path, "tables")
     best = comparison.table.sort("roc_auc", descending=True).row(0, named=True)
     return MaterializeResult(
@@ -422,6 +458,7 @@ def model_comparison(
             "dagster/row_count": comparison.table.height,
             "comparison": MetadataValue.md(table_md),
             "best_by_roc_auc": best["model"],
+            "era_matched": MetadataValue.text(comparison.era_statement),
             "folds": int(np.max(folds)) + 1,
             **mlflow_metadata(run),
         }

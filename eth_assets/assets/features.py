@@ -26,11 +26,13 @@ from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.drift import MAJOR_SHIFT, feature_drift
 from eth_assets.duckdb_utils import connect, transaction
 from eth_assets.features import (
+    ACTIVITY_SQL_NAME,
     excluded_transfers,
     feature_summary,
     feature_tables_from_lake,
     read_provenance,
     register_lake_views,
+    store_kind,
     store_pushed_features,
     write_provenance,
 )
@@ -54,6 +56,7 @@ from eth_assets.settings import (
     address_file,
     feature_engine,
     label_broadcast_tokens,
+    market_gas_prices_file,
 )
 from eth_assets.universe import (
     UNIVERSE_TABLE,
@@ -284,11 +287,15 @@ def address_features(
     detect = config.exclude_label_broadcast_tokens and config.detect_label_broadcast_tokens
     broadcasts = label_broadcasts_in_lake(lake, as_of) if detect and engine == "local" else None
     excluded = tokens_left_out(configured, broadcasts)
+    # a store of chosen accounts' histories knows only their days: the market comes from a file
+    market_gas = None if chain_source.holds_complete_histories() else market_gas_prices_file()
     provenance = {
         "as_of": as_of.isoformat(),
         "engine": engine,
         "chain_source": source,
         "complete_histories": chain_source.holds_complete_histories(),
+        "store_kind": store_kind(chain_source.holds_complete_histories()),
+        "market_gas_prices": str(market_gas) if market_gas else "the store's own days",
         "lake": str(lake.root_path()),
         "excluded_tokens": list(excluded),
         "dagster_run_id": context.run_id,
@@ -310,12 +317,16 @@ def address_features(
         if broadcasts is None:  # no detection table of an earlier run beside these features
             store_label_broadcast_tokens(con, None)
         if engine == "bigquery":
-            table, engine_metadata = features_in_bigquery(
-                chain_source, universe_addresses(con), as_of, excluded
+            addresses = universe_addresses(con)
+            table, engine_metadata = features_in_bigquery(chain_source, addresses, as_of, excluded)
+            activity, _ = features_in_bigquery(
+                chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
             )
-            rows = store_pushed_features(con, table, provenance)
+            rows = store_pushed_features(con, table, provenance, activity)
         else:
-            rows = feature_tables_from_lake(con, lake, as_of, excluded, provenance, broadcasts)
+            rows = feature_tables_from_lake(
+                con, lake, as_of, excluded, provenance, broadcasts, market_gas
+            )
             transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
             engine_metadata = {
                 "label_broadcast_transfers_left_out": transfers,

@@ -1,11 +1,13 @@
 -- Behaviour the 44 Farrugia features miss, one row per address of `universe`, as of a cutoff:
--- how an account pays for gas (against the day's median: raw gas prices mostly tell the date), whether its transactions call contracts or fail, how its
+-- how an account pays for gas (against the day's chain-wide average: raw gas prices mostly tell the date), whether its transactions call contracts or fail, how its
 -- activity is spread over time, how round its amounts are, and how active its counterparties
 -- are in the store. Definitions: docs/features.md#behaviour-features.
 --
 -- Inputs, defined by the caller: `transactions` (the columns of eth_assets/schemas.py),
--- `universe(address)`, and the named parameter $as_of (TIMESTAMPTZ): only rows with
--- block_timestamp < $as_of count. Empty sets give 0, never NULL.
+-- `universe(address)`, `market_gas_price(day, gas_price)` (the chain-wide average gas price of
+-- each day: from the store when it holds the full chain, else from a reference file; see
+-- eth_assets/features.py register_market_gas), and the named parameter $as_of (TIMESTAMPTZ):
+-- only rows with block_timestamp < $as_of count. Empty sets give 0, never NULL.
 --
 -- Dialect: DuckDB.
 WITH
@@ -31,10 +33,8 @@ sender_activity AS (  -- transactions each address sent, in the store
     GROUP BY from_address
 ),
 
-day_gas AS (  -- the median gas price of each day in the store: what the market paid
-    SELECT CAST(block_timestamp AS DATE) AS day, MEDIAN(gas_price) AS median_gas_price
-    FROM tx
-    GROUP BY CAST(block_timestamp AS DATE)
+day_gas AS (  -- the chain-wide average gas price of each day: what the market paid
+    SELECT day, gas_price AS market_gas_price FROM market_gas_price
 ),
 
 recipient_activity AS (  -- transactions each address received, in the store
@@ -57,7 +57,7 @@ sent AS (  -- per universe address: how it sends
             WHERE t.value > 0 AND t.value % CAST(10000000000000000 AS DECIMAL(38, 0)) = 0
         ) AS round_value,
         COUNT(*) FILTER (WHERE t.value > 0) AS positive_value,
-        AVG(CAST(t.gas_price AS DOUBLE) / NULLIF(g.median_gas_price, 0)) AS gas_price_vs_day,
+        AVG(CAST(t.gas_price AS DOUBLE) / NULLIF(g.market_gas_price, 0)) AS gas_price_vs_day,
         STDDEV_POP(t.gas_price) / NULLIF(AVG(t.gas_price), 0) AS gas_price_cv,
         COUNT(DISTINCT t.gas_price) AS distinct_gas_prices,
         AVG(CAST(t.receipt_gas_used AS DOUBLE) / NULLIF(t.gas, 0)) AS gas_used_ratio,

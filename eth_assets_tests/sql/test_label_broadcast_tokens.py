@@ -245,7 +245,7 @@ def test_the_detection_is_stored_with_the_features_and_dropped_without_one() -> 
 BRIEF_BLOCKWELL = "0xb84f655d4aad12b3533218ffeeb1e90e16439217"  # airdropped 2019-05-13
 NOTSAFU_MAY = DEFAULT_LABEL_BROADCAST_TOKENS[1]
 ARNOYA_CLASSIC = "0x7495e5cc8f27e0bd5bd4cb86d17f0d841ca58ee4"  # onto 658 listed accounts, 2022-09
-SCAM_STAMPS = set(DEFAULT_LABEL_BROADCAST_TOKENS[2:])  # 2-3 recipients each in the sample
+SCAM_STAMPS = set(DEFAULT_LABEL_BROADCAST_TOKENS[2:5])  # 2-3 recipients each in the sample
 LAKE_END = datetime(2022, 11, 16, tzinfo=UTC)  # the sample's last day is 2022-11-15
 FARRUGIA_CUTOFF = datetime(2019, 4, 25, tzinfo=UTC)
 

@@ -81,7 +81,15 @@ def test_round_trip_gives_the_same_features_on_the_real_sample(shared_data: Path
 
 def test_engine_bigquery_runs_the_transpiled_sql(make_resources) -> None:
     result_rows = pa.table({"address": [ALICE, BOB], "sent_tnx": pa.array([3, 0], pa.int64())})
-    client = FakeClient([result_rows])
+    first = datetime(2018, 1, 2, tzinfo=UTC)
+    activity_rows = pa.table(
+        {
+            "address": [ALICE, BOB],
+            "first_seen": pa.array([first, None], pa.timestamp("us", tz="UTC")),
+            "last_seen": pa.array([first, None], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    client = FakeClient([result_rows, activity_rows])
     source = BigQueryChainSource(
         bigquery=FakeBigQuery.around(client), maximum_bytes_billed=10**9, retry_delay_seconds=0
     )
@@ -111,6 +119,12 @@ def test_engine_bigquery_runs_the_transpiled_sql(make_resources) -> None:
     assert config.maximum_bytes_billed == 10**9
     with warehouse.connect(read_only=True) as con:
         assert con.execute("SELECT * FROM address_features").fetchall() == [(ALICE, 3), (BOB, 0)]
+        # the activity period comes from the same relations, transpiled the same way
+        assert "UNNEST(@addresses)" in client.calls[1][0] and len(client.calls) == 2
+        assert con.execute("SELECT address, first_seen FROM address_activity").fetchall() == [
+            (ALICE, first),
+            (BOB, None),
+        ]
 
 
 @pytest.mark.parametrize("configured, setting", [("bigquery", ""), ("", "bigquery")])
