@@ -53,9 +53,13 @@ def one_feature_model(values: np.ndarray, labels: np.ndarray, seed: int = 0):
 
 
 def size_bands(values: np.ndarray, bands: int = 5) -> np.ndarray:
-    """Band of each value by the pooled quantiles (0 … bands−1): accounts of similar size."""
+    """Band of each value by the pooled quantiles (0 … bands−1; a value on an edge goes to the
+    band below, so a heap of equal values, e.g. zeros, fills the lowest band): accounts of
+    similar size. A missing value is an error: it would collapse the bands."""
+    if np.isnan(values).any():
+        raise ValueError(f"{int(np.isnan(values).sum())} sizes are missing: bands need every value")
     edges = np.unique(np.quantile(values, np.linspace(0, 1, bands + 1)[1:-1]))
-    return np.searchsorted(edges, values, side="right")
+    return np.searchsorted(edges, values, side="left")
 
 
 def evaluate_scores(

@@ -49,8 +49,13 @@ def test_size_bands_cut_at_the_pooled_quantiles():
     assert size_bands(values, 5).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     # the order of the rows does not matter
     shuffled = np.array([10.0, 1.0, 5.0, 7.0, 2.0])
-    assert size_bands(shuffled, 2).tolist() == [1, 0, 1, 1, 0]  # median 5: 5 goes above
+    assert size_bands(shuffled, 2).tolist() == [1, 0, 0, 1, 0]  # median 5: 5 goes below
     assert size_bands(values, 1).tolist() == [0] * 10
+    # a heap of zeros fills the lowest band instead of leaving it empty
+    heap = np.array([0.0] * 6 + [1.0, 2.0, 3.0, 4.0])
+    assert size_bands(heap, 5).tolist() == [0] * 6 + [2, 2, 3, 3]  # edges 0, 0.4, 2.2
+    with pytest.raises(ValueError, match="1 sizes are missing"):
+        size_bands(np.array([1.0, np.nan, 3.0]), 2)
 
 
 def test_restricted_rules_keep_only_the_numeric_features_asked_for():
