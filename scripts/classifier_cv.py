@@ -18,18 +18,24 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+from sklearn.metrics import accuracy_score, roc_auc_score
 
 from eth_assets.as_of import parse_as_of
 from eth_assets.datasets import (
     PASS_THROUGH,
     cleaning_rules,
+    model_rules,
     profile_inputs,
     read_label_file,
     training_labels,
     with_flags,
 )
 from eth_assets.farrugia import register_sample_views
-from eth_assets.features import create_address_features, create_behaviour_features
+from eth_assets.features import (
+    create_address_activity,
+    create_address_features,
+    create_behaviour_features,
+)
 from eth_assets.ml.classifier import (
     GRIDS,
     METRICS,
@@ -41,8 +47,9 @@ from eth_assets.ml.classifier import (
 from eth_assets.ml.cleaning import clean_dataset
 from eth_assets.ml.comparison import compare_models
 from eth_assets.ml.comparison import markdown as comparison_markdown
+from eth_assets.ml.era import date_only_out_of_fold, era_matched, first_activity_days, quarter_of
 from eth_assets.ml.profiles import build_profiles
-from eth_assets.settings import label_broadcast_tokens, shared_data_dir
+from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
 
 PAPERS = [
     ("CatBoost paper (Zhou et al.), published", "0.943", "0.985"),
@@ -51,16 +58,33 @@ PAPERS = [
 
 
 def features(raw_dir: Path, as_of, excluded: tuple[str, ...]) -> pl.DataFrame:
-    """address_features joined to behaviour_features of the sample, as the asset computes them."""
+    """address_features joined to behaviour_features of the sample, as the asset computes them
+    (the market gas reference of a store of chosen histories), with `first_seen`."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'").fetchall()
     register_sample_views(con, raw_dir, excluded)
     create_address_features(con, as_of, "address_features")
-    create_behaviour_features(con, as_of, "behaviour_features")
+    create_behaviour_features(con, as_of, "behaviour_features", market_gas_prices_file())
+    create_address_activity(con, as_of, "address_activity")
     frame = con.sql("SELECT * FROM address_features").pl()
     behaviour = con.sql("SELECT * FROM behaviour_features").pl()
+    activity = con.sql("SELECT address, first_seen FROM address_activity").pl()
     con.close()
-    return with_flags(frame, frame.select("address", is_labelled_illicit=pl.lit(False)), behaviour)
+    universe = frame.select("address", is_labelled_illicit=pl.lit(False))
+    return with_flags(frame, universe, behaviour).join(activity, on="address", how="left")
+
+
+def era_cells(y: np.ndarray, out_of_fold: np.ndarray, days: np.ndarray) -> str:
+    """The date-only baseline on the same folds and the era-matched ROC-AUC, as table cells."""
+    folds = stratified_folds(y, 10, 0)
+    date = date_only_out_of_fold(days, y, folds)
+    matched = era_matched(y, out_of_fold, date, quarter_of(days))
+    date_auc, date_accuracy = roc_auc_score(y, date), accuracy_score(y, date >= 0.5)
+    era = f"{matched.model['roc_auc']:.3f}" if matched.measurable else (
+        f"not measurable ({matched.effective_illicit:.0f} illicit / "
+        f"{matched.effective_normal:.0f} normal in the overlap)"
+    )  # fmt: skip
+    return f"{date_accuracy:.3f} | {date_auc:.3f} | {era}"
 
 
 def profile_ids(table: pl.DataFrame, as_of, addresses: pl.Series) -> np.ndarray:
@@ -107,8 +131,9 @@ def main() -> None:
         if active_only:
             rows_of = rows_of.filter(pl.col("has_activity"))
         y = rows_of["label"].to_numpy().astype(int)
-        frame = rows_of.drop("label", "is_labelled_illicit", "has_activity")
-        rules = cleaning_rules(as_of, behaviour=behaviour)
+        days = first_activity_days(rows_of["first_seen"])
+        frame = rows_of.drop("label", "is_labelled_illicit", "has_activity", "first_seen")
+        rules = model_rules(cleaning_rules(as_of, behaviour=behaviour), store_dependent=False)
         if behaviour:
             started = time.perf_counter()
             run = train_illicit_classifier(
@@ -116,25 +141,30 @@ def main() -> None:
                 {"medium": 0.25, "critical": 0.9}, as_of.isoformat(), "parquet:sample",
             )  # fmt: skip
             summary, seconds = run.cv.summary(), run.cv.seconds
-            headline = (frame, y, rules, run, time.perf_counter() - started)
+            out_of_fold = run.cv.out_of_fold
+            headline = (frame, y, rules, run, time.perf_counter() - started, days)
         else:
             result = cross_validate(frame, y, rules, settings)
-            summary, seconds = result.summary(), result.seconds
+            summary, seconds, out_of_fold = result.summary(), result.seconds, result.out_of_fold
         counts = np.bincount(y, minlength=2)
         rows.append(
             f"| {name} | {counts[0]:,} / {counts[1]:,} | {cell(summary, 'accuracy')} | "
-            f"{cell(summary, 'roc_auc')} | {cell(summary, 'f1')} | {seconds:.0f} s |"
+            f"{cell(summary, 'roc_auc')} | {era_cells(y, out_of_fold, days)} | "
+            f"{cell(summary, 'f1')} | {seconds:.0f} s |"
         )
         print(rows[-1], flush=True)
 
-    print("\n| model and features | normal / illicit | accuracy | ROC-AUC | F1 | CV time |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "\n| model and features | normal / illicit | accuracy | ROC-AUC | date only: accuracy "
+        "| date only: ROC-AUC | era-matched ROC-AUC | F1 | CV time |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
     for name, accuracy, auc in PAPERS:
-        print(f"| {name} | 2,502 / 2,179 | {accuracy} | {auc} | | |")
+        print(f"| {name} | 2,502 / 2,179 | {accuracy} | {auc} | not published | | | | |")
     print("\n".join(rows))
 
     assert headline is not None
-    frame, y, rules, run, seconds = headline
+    frame, y, rules, run, seconds, days = headline
     print(f"\nheadline setting, CV + final model + paper table: {seconds:.0f} s")
     print(f"final parameters: {run.model.params}")
     print(
@@ -157,7 +187,8 @@ def main() -> None:
         params = {"depth": 6, "learning_rate": 0.15, "iterations": 200, "border_count": 128}
         comparison = compare_models(
             frame, y, stratified_folds(y, 10, 0), rules, params,
-            profiles=profile_ids(without_tokens, as_of, frame["address"]),
+            profiles=profile_ids(without_tokens.drop("first_seen"), as_of, frame["address"]),
+            days=days,
         )  # fmt: skip
         print(f"\nmodel comparison, same 10 folds ({time.perf_counter() - started:.0f} s):\n")
         print(comparison_markdown(comparison.table))
