@@ -37,6 +37,7 @@ LABEL_REFRESH_ASSETS: tuple[str, ...] = (
     "investor_profiles",
     "training_set",
     "illicit_classifier",
+    "illicit_type_model",
     "address_scores",
 )
 

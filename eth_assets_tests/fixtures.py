@@ -382,6 +382,8 @@ def _hand_made_scores(model: str) -> pl.DataFrame:
             "probability": [r[2] for r in rows],
             "is_flagged": [r[3] for r in rows],
             "band": [r[4] for r in rows],
+            "illicit_type": ["phishing", None, None],
+            "illicit_type_probability": [0.72, None, None],
             "threshold": [0.5] * 3,
             "reasons": pl.Series([r[5] for r in rows], dtype=pl.List(pl.Utf8)),
             "reason_features": pl.Series([[], [], []], dtype=pl.List(pl.Utf8)),
@@ -427,6 +429,7 @@ def graph_assets() -> list:
     from eth_assets.assets.classifier import illicit_classifier, model_comparison, training_set
     from eth_assets.assets.datasets import clean_features
     from eth_assets.assets.features import address_features, address_universe
+    from eth_assets.assets.illicit_type import illicit_type_model
     from eth_assets.assets.labels import illicit_labels
     from eth_assets.assets.profiles import investor_profiles
     from eth_assets.assets.raw import raw_token_transfers, raw_transactions
@@ -444,6 +447,7 @@ def graph_assets() -> list:
         investor_profiles,
         training_set,
         illicit_classifier,
+        illicit_type_model,
         model_comparison,
         address_scores,
     ]
@@ -498,6 +502,7 @@ def build_graph(folder: Path) -> Graph:
         "investor_profiles": {"config": {"k_max": 5}},
         "training_set": {"config": {"folds": 5}},
         "illicit_classifier": {"config": {"paper_table_folds": [3]}},
+        "illicit_type_model": {"config": {"min_examples": 10, "folds": 3}},
     }
     first = materialize(
         graph_assets(),

@@ -37,6 +37,7 @@ def test_asset_keys_and_groups() -> None:
         "investor_profiles": "profiles",
         "training_set": "classifier",
         "illicit_classifier": "classifier",
+        "illicit_type_model": "classifier",
         "model_comparison": "classifier",
         "address_scores": "scores",
         "published_benchmark": "benchmarks",

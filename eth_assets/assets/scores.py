@@ -22,6 +22,8 @@ from pydantic import Field
 from eth_assets import settings
 from eth_assets.assets.classifier import REGISTERED_MODEL, illicit_classifier
 from eth_assets.assets.datasets import clean_features
+from eth_assets.assets.illicit_type import ASSET as TYPE_ASSET
+from eth_assets.assets.illicit_type import illicit_type_model
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.model_runs import (
     read_fit,
@@ -40,6 +42,7 @@ from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
 
 if TYPE_CHECKING:
     from eth_assets.ml.classifier import IllicitModel
+    from eth_assets.ml.illicit_type import IllicitTypeModel
 
 
 class AddressScoresConfig(Config):
@@ -65,6 +68,19 @@ def _model(which: str, tracker: MlflowTracker, models: ModelStore) -> tuple["Ill
     if not isinstance(model, IllicitModel):
         raise TypeError(f"{REGISTERED_MODEL} version {version.version} is not an IllicitModel")
     return model, f"{REGISTERED_MODEL} v{version.version}"
+
+
+def _type_model(models: ModelStore) -> tuple["IllicitTypeModel | None", str]:
+    """The type model illicit_type_model saved last, or None, and what the scores say of it."""
+    from eth_assets.ml.illicit_type import load_illicit_type_model
+
+    path = models.folder(TYPE_ASSET) / "model.pkl"
+    if not path.is_file():
+        return None, f"no type model at {path}: materialize {TYPE_ASSET} (types left NULL)"
+    model = load_illicit_type_model(path)
+    if model.classifier is None:
+        return None, f"{TYPE_ASSET} learned no model (types left NULL): {model.why_not}"
+    return model, f"{', '.join(model.types)} ({path})"
 
 
 def _profile_values(flagged: pl.DataFrame, fit: dict[str, str], path: Path) -> pl.DataFrame:
@@ -105,7 +121,7 @@ def _label_hits(lake: ParquetLake) -> pl.DataFrame:
 
 
 @asset(
-    deps=[clean_features, investor_profiles, illicit_classifier],
+    deps=[clean_features, investor_profiles, illicit_classifier, illicit_type_model],
     group_name="scores",
     kinds={"parquet", "duckdb"},
     tags=WAREHOUSE_TAG,
@@ -119,7 +135,7 @@ def address_scores(
     tracker: MlflowTracker,
     models: ModelStore,
 ) -> MaterializeResult:
-    """Calibrated illicit probability, band, profile and reasons for every address."""
+    """Calibrated illicit probability, band, likely type, profile and reasons per address."""
     # CatBoost and the on-the-fly scorer's imports: loaded where used
     from eth_assets.ml.scoring import population_frame, score_addresses
     from eth_assets.serve.on_the_fly import (
@@ -128,11 +144,13 @@ def address_scores(
         MODEL,
         POPULATIONS,
         PROFILES,
+        TYPE_MODEL,
         on_the_fly_terms,
     )
 
     which = config.model or settings.scoring_model()
     model, model_name = _model(which, tracker, models)
+    type_model, type_note = _type_model(models)
     with warehouse.connect(read_only=True) as con:
         flagged = read_flagged_features(con).sort("address")
         assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
@@ -149,7 +167,7 @@ def address_scores(
         illicit = set(training.filter(pl.col("label") == 1)["address"].to_list())
         known = flagged["address"].is_in(list(illicit)).to_numpy() | known
     active = flagged["has_activity"].to_numpy()
-    scores = score_addresses(model, flagged, active, known, config.reasons)
+    scores = score_addresses(model, flagged, active, known, config.reasons, type_model)
     published_at = datetime.now(UTC)
     profile_model = models.folder("investor_profiles") / "model.pkl"
     profile_values = _profile_values(flagged, fit, profile_model)
@@ -189,6 +207,8 @@ def address_scores(
         POPULATIONS: lambda path: populations.write_parquet(path),
         LABELS: lambda path: label_hits.write_parquet(path),
     }
+    if type_model is not None:
+        attachments[TYPE_MODEL] = lambda path: Path(path).write_bytes(pickle.dumps(type_model))
     path = publish_snapshot(
         scores,
         models.published("address_scores"),
@@ -206,6 +226,13 @@ def address_scores(
         attachments=attachments,
     )
     bands = scores.group_by("band").len().sort("len", descending=True)
+    types = (
+        scores.filter(pl.col("is_flagged"))
+        .group_by("illicit_type")
+        .len()
+        .sort("len", descending=True)
+        .with_columns(pl.col("illicit_type").fill_null("none"))
+    )
     scored = scores.filter(pl.col("has_activity"))
     return MaterializeResult(
         metadata={
@@ -217,6 +244,8 @@ def address_scores(
             if scored.height
             else float("nan"),
             "bands": MetadataValue.md(markdown_table(bands)),
+            "illicit_types_of_flagged": MetadataValue.md(markdown_table(types)),
+            "illicit_type_model": MetadataValue.text(type_note),
             "snapshot": MetadataValue.path(str(path)),
             "pointer": MetadataValue.path(str(path.parent / "current.json")),
             "on_the_fly_scoring": MetadataValue.text(

@@ -195,3 +195,28 @@ def shap_summary_plot(
     figure.suptitle("SHAP values of the final model (log-odds of illicit)", fontsize=10)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def confusion_plot(matrix: np.ndarray, names: Sequence[str], path: Path, title: str) -> Path:
+    """A confusion matrix: rows the true class, columns the predicted one, shaded by the share
+    of the row, each cell with its count."""
+    size = min(WIDTH_INCHES, 1.2 + 0.8 * len(names))
+    figure, axis = plt.subplots(figsize=(WIDTH_INCHES, size))
+    totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    shares = matrix / totals
+    axis.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    positions = np.arange(len(names))
+    axis.set_xticks(positions, labels=list(names), fontsize=7, rotation=30, ha="right")
+    axis.set_yticks(positions, labels=list(names), fontsize=7)
+    for row in range(len(names)):
+        for column in range(len(names)):
+            colour = "white" if shares[row, column] > 0.5 else "black"
+            axis.text(
+                column, row, f"{matrix[row, column]:,}", ha="center", va="center",
+                fontsize=7, color=colour,
+            )  # fmt: skip
+    axis.set_xlabel("predicted", fontsize=8)
+    axis.set_ylabel("true", fontsize=8)
+    axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure, path)

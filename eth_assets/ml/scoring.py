@@ -9,8 +9,24 @@ import polars as pl
 
 from eth_assets.ml.classifier import IllicitModel
 from eth_assets.ml.explain import Reason, explain_rows, top_reasons
+from eth_assets.ml.illicit_type import IllicitTypeModel
 
 NO_ACTIVITY_BAND = "no activity"
+
+
+def illicit_types(
+    type_model: IllicitTypeModel | None, frame: pl.DataFrame, flagged: np.ndarray
+) -> pl.DataFrame:
+    """`illicit_type` and `illicit_type_probability` of each row of `frame`: the type model's
+    most likely type for the flagged rows, NULL for the others (and for all without a model)."""
+    types = pl.Series("illicit_type", [None] * frame.height, dtype=pl.Utf8)
+    probability = np.full(frame.height, np.nan)
+    rows = np.flatnonzero(flagged)
+    if type_model is not None and type_model.classifier is not None and len(rows):
+        predicted = type_model.predict(frame[rows])
+        types = types.scatter(rows, predicted["illicit_type"])
+        probability[rows] = predicted["illicit_type_probability"].to_numpy()
+    return pl.DataFrame([types, pl.Series("illicit_type_probability", probability).fill_nan(None)])
 
 
 def score_addresses(
@@ -19,13 +35,15 @@ def score_addresses(
     active: np.ndarray,
     known_illicit: np.ndarray,
     reasons: int = 3,
+    type_model: IllicitTypeModel | None = None,
 ) -> pl.DataFrame:
     """One row per row of `frame` (address + the features the model's cleaning needs).
 
     Active addresses get the calibrated probability, the decision at the model's threshold, the
     risk band and the top `reasons` SHAP reasons as sentences, with percentiles among the
-    scored (active) addresses and among the known illicit ones (`known_illicit`). Addresses
-    without activity get the band "no activity" and no behavioural score.
+    scored (active) addresses and among the known illicit ones (`known_illicit`); flagged ones
+    the most likely type of illicit activity (`type_model`). Addresses without activity get
+    the band "no activity" and no behavioural score.
     """
     scored_rows = np.flatnonzero(active)
     part = frame[scored_rows]
@@ -48,6 +66,7 @@ def score_addresses(
     for row, found in zip(scored_rows, explained, strict=True):
         sentences[row] = [reason.sentence() for reason in found]
         features[row] = [reason.feature for reason in found]
+    types = illicit_types(type_model, frame, flagged)
     return pl.DataFrame(
         {
             "address": frame["address"],
@@ -56,6 +75,8 @@ def score_addresses(
             "raw_probability": pl.Series(raw).fill_nan(None),
             "is_flagged": flagged,
             "band": band.astype(str),
+            "illicit_type": types["illicit_type"],
+            "illicit_type_probability": types["illicit_type_probability"],
             "threshold": np.full(n, model.calibration.threshold),
             "reasons": pl.Series(sentences, dtype=pl.List(pl.Utf8)),
             "reason_features": pl.Series(features, dtype=pl.List(pl.Utf8)),
@@ -114,7 +135,11 @@ def populations_from_frame(frame: pl.DataFrame) -> Populations:
 
 
 def score_new_addresses(
-    model: IllicitModel, frame: pl.DataFrame, populations: Populations, reasons: int = 3
+    model: IllicitModel,
+    frame: pl.DataFrame,
+    populations: Populations,
+    reasons: int = 3,
+    type_model: IllicitTypeModel | None = None,
 ) -> pl.DataFrame:
     """Scores of addresses outside the scored population (rows of `frame`: address and the
     features, all with activity): the same columns as `score_addresses`, with reasons whose
@@ -122,6 +147,7 @@ def score_new_addresses(
     if frame.height == 0:
         return score_addresses(model, frame, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
     scores = model.score(frame)
+    types = illicit_types(type_model, frame, scores["is_flagged"].to_numpy())
     shap = model.shap_values(frame)
     cleaned = model.cleaning.apply(frame, keep=())
     sentences, features = [], []
@@ -140,6 +166,8 @@ def score_new_addresses(
             "raw_probability": scores["raw_probability"],
             "is_flagged": scores["is_flagged"],
             "band": scores["band"],
+            "illicit_type": types["illicit_type"],
+            "illicit_type_probability": types["illicit_type_probability"],
             "threshold": np.full(frame.height, model.calibration.threshold),
             "reasons": pl.Series(sentences, dtype=pl.List(pl.Utf8)),
             "reason_features": pl.Series(features, dtype=pl.List(pl.Utf8)),

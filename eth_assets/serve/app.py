@@ -99,6 +99,10 @@ def answer(
         "scored": row.get("scored", "snapshot"),
         "scored_at": _timestamp(row.get("scored_at")),
         "has_activity": bool(row["has_activity"]),
+        # The most likely type of illicit activity of a flagged address (NULL otherwise, and in
+        # snapshots published before the type model).
+        "illicit_type": row.get("illicit_type"),
+        "illicit_type_probability": _number(row.get("illicit_type_probability")),
         "illicit": {
             "probability": _number(row["probability"]),
             "threshold": _number(row["threshold"]),
@@ -317,6 +321,13 @@ def render_answer(data: dict[str, object]) -> str:
             f"Illicit probability {risk['probability']:.1%} (calibrated), {decision} at the "
             f"threshold {risk['threshold']:.1%}."
         )
+    kind = data.get("illicit_type")
+    likely = (
+        f'<p id="illicit-type">likely type: {e(str(kind).replace("_", " "))} '
+        f"({float(data['illicit_type_probability'] or 0.0) * 100:.0f} %)</p>"
+        if risk["flagged"] and kind
+        else ""
+    )
     bands = ", ".join(f"{e(str(n))} from {float(b):.0%}" for n, b in (risk["bands"] or []))
     reasons = "".join(f"<li>{e(r)}</li>" for r in risk["reasons"]) or "<li>none</li>"
     values = "".join(
@@ -346,7 +357,7 @@ def render_answer(data: dict[str, object]) -> str:
     return f"""
 <section id="risk"><h3>Illicit risk</h3>
 <p><span class="band band-{e(band.replace(" ", "-"))}" id="band">{e(band)}</span> {e(risk_text)}</p>
-<p>Bands: {bands}.</p><h4>Top reasons</h4><ol id="reasons">{reasons}</ol></section>
+{likely}<p>Bands: {bands}.</p><h4>Top reasons</h4><ol id="reasons">{reasons}</ol></section>
 <section id="profile"><h3>Investor profile: <span id="profile-name">{name}</span></h3>
 <p>{e(str(profile["defined_by"] or ""))}</p><table>{values}</table></section>
 {listed}

@@ -2,7 +2,8 @@
 
 Its features come from the pipeline's own two queries over the lake, with that address as the
 universe, the snapshot's cut-off and the same label-broadcast tokens left out; the snapshot's
-model, fitted cleaning and profile model score it; its reasons' percentiles are measured against
+model, fitted cleaning and profile model score it (and the type model, when the snapshot carries
+one, names a flagged address's likely type); its reasons' percentiles are measured against
 the populations published with the snapshot. Only a store that holds whole histories allows it:
 an address that merely traded with the universe of a sample of chosen accounts has a partial
 history there, and scoring it would be scoring a fragment (`on_the_fly_terms` decides).
@@ -29,6 +30,7 @@ from eth_assets.features import features_of_addresses
 from eth_assets.ml.classifier import IllicitModel
 from eth_assets.ml.cleaning import Cleaning, cleaning_from_json
 from eth_assets.ml.files import load_pickle
+from eth_assets.ml.illicit_type import IllicitTypeModel
 from eth_assets.ml.profiles import ProfileModel
 from eth_assets.ml.scoring import Populations, populations_from_frame, score_new_addresses
 from eth_assets.publish import attachment_path
@@ -43,6 +45,8 @@ MODEL, PROFILES, CLEANING, POPULATIONS, LABELS = (
     "populations.parquet",
     "labels.parquet",
 )
+# Published only when illicit_type_model learned a model: without it, types stay NULL.
+TYPE_MODEL = "illicit_type.pkl"
 CACHE_SIZE = 4096
 
 
@@ -94,6 +98,7 @@ class OnTheFlyScorer:
     descriptions: dict[int, str]
     constants: dict[str, object]  # model, model_as_of, as_of, chain_source, … of every row
     reasons: int = 3
+    type_model: IllicitTypeModel | None = None
     _cache: OrderedDict[str, dict[str, object] | None] = field(default_factory=OrderedDict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
     # Scoring reads the lake and runs the model: at most two at a time on two cores, so a
@@ -152,7 +157,9 @@ class OnTheFlyScorer:
         result: dict[str, dict[str, object] | None] = dict.fromkeys(addresses)
         if active.height == 0:
             return result
-        scores = score_new_addresses(self.model, active, self.populations, self.reasons)
+        scores = score_new_addresses(
+            self.model, active, self.populations, self.reasons, self.type_model
+        )
         imputed = self.cleaning.impute(active, self.profiles.source_columns)
         assigned = self.profiles.assign(imputed, np.ones(active.height, dtype=bool))
         values = self.profiles.values(imputed)
@@ -197,6 +204,12 @@ def load_on_the_fly(
     model = load_pickle(paths[MODEL], IllicitModel, "address_scores")
     profiles = load_pickle(paths[PROFILES], ProfileModel, "address_scores")
     labels = pl.read_parquet(paths[LABELS])
+    type_path = attachment_path(folder, manifest, TYPE_MODEL)
+    type_model = (
+        load_pickle(type_path, IllicitTypeModel, "illicit_type_model")
+        if type_path is not None and type_path.is_file()
+        else None
+    )
     descriptions: dict[int, str] = {}
     for row in rows.values():
         if row.get("profile_id") is not None:
@@ -217,5 +230,6 @@ def load_on_the_fly(
         label_hits=dict(zip(labels["address"], labels["label_hits"].to_list(), strict=True)),
         descriptions=descriptions,
         constants=constants,
+        type_model=type_model,
     )
     return scorer, ""

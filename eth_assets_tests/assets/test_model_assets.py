@@ -30,6 +30,7 @@ from eth_assets.assets.classifier import (
     model_comparison,
     training_set,
 )
+from eth_assets.assets.illicit_type import illicit_type_model
 from eth_assets.assets.scores import address_scores
 from eth_assets.ml.cleaning import load_cleaning
 from eth_assets.ml.profiles import load_profile_model
@@ -232,6 +233,35 @@ def test_classifier_is_registered_as_champion_and_scores_are_published(graph: Gr
     assert flagged.height > 0 and all(len(r) >= 1 for r in flagged["reasons"].to_list())
 
 
+def test_the_type_model_is_tracked_and_names_the_type_of_flagged_addresses(graph: Graph) -> None:
+    runs = _runs(graph, "illicit_type_model")
+    assert [r.info.status for r in runs] == ["FINISHED"]
+    metadata = _latest_metadata(graph, "illicit_type_model")
+    learned = runs[0].data.params["types"].split(",")
+    assert len(learned) >= 2, metadata["no_model"].value
+    metrics = runs[0].data.metrics
+    assert {"type_macro_f1", "type_accuracy", "type_majority_accuracy"} <= set(metrics)
+    assert {f"type_{t}_{m}" for t in learned for m in ("precision", "recall")} <= set(metrics)
+    assert metrics["type_macro_f1"] > metrics["type_majority_macro_f1"]
+    assert PNG_INLINE.search(metadata["plot_confusion"].value)
+    artifacts = MlflowClient(graph.tracker.resolved_uri()).list_artifacts(runs[0].info.run_id)
+    assert {"plots", "tables", "model"} <= {a.path for a in artifacts}
+    with duckdb.connect(str(graph.folder / "warehouse.duckdb"), read_only=True) as con:
+        per_type = con.sql("SELECT * FROM illicit_type_metrics").pl()
+        confusion = con.sql("SELECT * FROM illicit_type_confusion").pl()
+    assert per_type.filter(pl.col("learned"))["type"].to_list() == learned
+    assert confusion["true_type"].to_list() == learned
+    too_small = per_type.filter(~pl.col("learned"))
+    assert (too_small["examples"] < 10).all() and too_small["recall"].null_count() == len(too_small)
+    scores, _ = read_current(graph.folder / "published" / "address_scores")
+    flagged = scores.filter(pl.col("is_flagged"))
+    assert set(flagged["illicit_type"]) <= set(learned)
+    assert flagged["illicit_type_probability"].is_between(1 / len(learned), 1).all()
+    others = scores.filter(~pl.col("is_flagged"))
+    assert others["illicit_type"].null_count() == others.height
+    assert others["illicit_type_probability"].null_count() == others.height
+
+
 def test_champion_scores_another_chain_without_retraining(
     graph: Graph, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -242,9 +272,8 @@ def test_champion_scores_another_chain_without_retraining(
         seed=7, n_accounts=300, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
     )
     resources = resource_set(folder, source, tracker=graph.tracker)
-    selection = [
-        a for a in graph_assets() if a not in (training_set, illicit_classifier, model_comparison)
-    ]
+    training = (training_set, illicit_classifier, illicit_type_model, model_comparison)
+    selection = [a for a in graph_assets() if a not in training]
     result = materialize(
         selection,
         resources=resources,
@@ -258,6 +287,7 @@ def test_champion_scores_another_chain_without_retraining(
     assert scores.height == 300
     assert scores["chain_source"][0].startswith("simulated:seed=7")
     assert scores["model_chain_source"][0].startswith("simulated:seed=42")
+    assert scores["illicit_type"].null_count() == 300  # no type model in this data dir
 
 
 def test_a_worse_candidate_does_not_take_the_champion_alias(graph: Graph) -> None:

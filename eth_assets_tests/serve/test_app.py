@@ -33,6 +33,7 @@ def test_a_scored_address_is_answered_in_full(setup) -> None:
     assert data["address"] == KNOWN
     assert data["illicit"]["band"] == "critical" and data["illicit"]["probability"] == 0.93
     assert data["illicit"]["reasons"] == ["distinct addresses received from: 312"]
+    assert data["illicit_type"] == "phishing" and data["illicit_type_probability"] == 0.72
     assert data["profile"]["name"] == "busy hubs"
     assert data["profile"]["values"] == {"transactions": 29.0}
     assert data["label_lists"] == ["mew_darklist: phishing — Fake MEW (2018-01-02)"]
@@ -48,6 +49,7 @@ def test_an_address_without_activity_has_no_score(setup) -> None:
     client, _ = setup
     data = client.get(f"/api/v1/addresses/{QUIET}").json()
     assert data["illicit"]["band"] == "no activity" and data["illicit"]["probability"] is None
+    assert data["illicit_type"] is None and data["illicit_type_probability"] is None
 
 
 def test_an_unknown_address_is_404_with_the_reason(setup) -> None:
@@ -99,6 +101,7 @@ def test_batches_answer_every_item_in_full(setup) -> None:
         "/api/v1/addresses:batch", json={"addresses": [KNOWN, UNKNOWN, "0x12"]}
     ).json()["results"]
     assert [r["status"] for r in results] == [200, 404, 400]
+    assert results[0]["illicit_type"] == "phishing"
     assert results[0]["illicit"]["reasons"] == ["distinct addresses received from: 312"]
     assert "wrong length" in results[2]["error"]
 
@@ -125,6 +128,9 @@ def test_the_page_shows_profile_band_reasons_and_lists(setup) -> None:
     assert 'id="band">critical<' in text and "busy hubs" in text
     assert "distinct addresses received from: 312" in text
     assert "mew_darklist: phishing" in text and "<script" not in text
+    assert '<p id="illicit-type">likely type: phishing (72 %)</p>' in text
+    unflagged = client.get("/", params={"address": CHECKSUMMED})
+    assert unflagged.status_code == 200 and "likely type" not in unflagged.text
     assert client.get("/", params={"address": "0x12"}).status_code == 400
     assert client.get("/", params={"address": UNKNOWN}).status_code == 404
 

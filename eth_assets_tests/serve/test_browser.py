@@ -1,5 +1,6 @@
 """The address page in a real headless Chromium (Debian's package, driven by Playwright): type
-an address, submit, read the band, the profile and a reason; screenshots at desktop and phone
+an address, submit, read the band, the likely type of a flagged address, the profile and a
+reason; screenshots at desktop and phone
 width are kept in the test's tmp dir."""
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def test_look_up_an_address_in_chromium(served: str, tmp_path: Path) -> None:
                 page.click("#submit")
                 page.wait_for_selector("#band")
                 assert page.inner_text("#band") == "critical"
+                assert page.inner_text("#illicit-type") == "likely type: phishing (72 %)"
                 assert page.inner_text("#profile-name") == "busy hubs"
                 assert "distinct addresses received from: 312" in page.inner_text("#reasons")
                 shot = tmp_path / f"address-page-{name}.png"

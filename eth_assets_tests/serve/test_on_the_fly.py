@@ -61,7 +61,7 @@ def test_the_one_address_path_reproduces_the_snapshot(graph: Graph) -> None:
     """Scored addresses recomputed through the on-the-fly path: same features, cleaning, model
     and populations give the same probability, reasons and profile."""
     snapshot = load_snapshot(_published(graph))
-    assert snapshot.on_the_fly is not None
+    assert snapshot.on_the_fly is not None and snapshot.on_the_fly.type_model is not None
     active = [a for a, row in snapshot.rows.items() if row["has_activity"]][:40]
     again = snapshot.on_the_fly.score(active)
     for address in active:
@@ -74,6 +74,25 @@ def test_the_one_address_path_reproduces_the_snapshot(graph: Graph) -> None:
         assert json.loads(fresh["profile_values"]) == pytest.approx(
             json.loads(stored["profile_values"])
         )
+
+
+def test_the_one_address_path_names_the_same_type(graph: Graph) -> None:
+    """Flagged addresses recomputed on the fly get the snapshot's likely type and probability;
+    the others none."""
+    snapshot = load_snapshot(_published(graph))
+    assert snapshot.on_the_fly is not None and snapshot.on_the_fly.type_model is not None
+    active = [a for a, row in snapshot.rows.items() if row["has_activity"]]
+    flagged = [a for a in active if snapshot.rows[a]["is_flagged"]][:10]
+    unflagged = [a for a in active if not snapshot.rows[a]["is_flagged"]][:5]
+    assert flagged and unflagged
+    again = snapshot.on_the_fly.score(flagged + unflagged)
+    for address in flagged:
+        stored, fresh = snapshot.rows[address], again[address]
+        assert fresh is not None and fresh["illicit_type"] == stored["illicit_type"]
+        assert fresh["illicit_type_probability"] == pytest.approx(
+            stored["illicit_type_probability"], abs=1e-6
+        )
+    assert all(again[a]["illicit_type"] is None for a in unflagged)
 
 
 def test_an_address_without_history_is_404_naming_the_cutoff(graph: Graph, client) -> None:

@@ -1,0 +1,89 @@
+"""The type of illicit activity on the real sample: the illicit_type_model asset's function on
+the sample's illicit accounts with activity, their types from the label lists' categories.
+
+    python scripts/illicit_type_cv.py [--as-of 2019-04-25] [--min-examples 30] [--folds 5]
+
+Illicit: `farrugia_flag` 1 in $ETH_ASSETS_SHARED_DATA/raw_txns/accounts.csv, as the training_set
+asset reads it for the Parquet source, with a transaction or token transfer before the cut-off.
+Types: the categories of labels/illicit_addresses_union.csv (the four lists, read as
+illicit_labels reads a CSV). Features as the pipeline computes them (label-broadcast tokens out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from eth_assets.as_of import parse_as_of
+from eth_assets.datasets import cleaning_rules, read_label_file, training_labels, with_flags
+from eth_assets.farrugia import register_sample_views
+from eth_assets.features import (
+    create_address_activity,
+    create_address_features,
+    create_behaviour_features,
+)
+from eth_assets.label_files import read_label_files
+from eth_assets.ml.era import first_activity_days
+from eth_assets.ml.illicit_type import TypeSettings, markdown, train_illicit_type
+from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
+
+
+def sample_features(raw_dir: Path, as_of) -> pl.DataFrame:
+    """address_features with behaviour_features, flags and `first_seen` of the sample."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'").fetchall()
+    register_sample_views(con, raw_dir, label_broadcast_tokens())
+    create_address_features(con, as_of, "address_features")
+    create_behaviour_features(con, as_of, "behaviour_features", market_gas_prices_file())
+    create_address_activity(con, as_of, "address_activity")
+    frame = con.sql("SELECT * FROM address_features").pl()
+    behaviour = con.sql("SELECT * FROM behaviour_features").pl()
+    activity = con.sql("SELECT address, first_seen FROM address_activity").pl()
+    con.close()
+    universe = frame.select("address", is_labelled_illicit=pl.lit(False))
+    return with_flags(frame, universe, behaviour).join(activity, on="address", how="left")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as-of", default="2019-04-25")
+    parser.add_argument("--min-examples", type=int, default=30)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--plot", default="", help="Write the confusion matrix PNG here.")
+    args = parser.parse_args()
+    as_of = parse_as_of(args.as_of)
+    shared = shared_data_dir()
+    table = sample_features(shared / "raw_txns", as_of)
+    accounts = read_label_file(shared / "raw_txns" / "accounts.csv")
+    labels = training_labels(table, accounts, "farrugia_flag")
+    illicit = (
+        table.join(labels.frame.filter(pl.col("label") == 1), on="address")
+        .filter(pl.col("has_activity"))
+        .sort("address")
+    )
+    lists = read_label_files([shared / "labels" / "illicit_addresses_union.csv"]).labels
+    started = time.perf_counter()
+    run = train_illicit_type(
+        illicit.drop("label", "is_labelled_illicit", "has_activity", "first_seen"),
+        lists,
+        cleaning_rules(as_of),
+        TypeSettings(min_examples=args.min_examples, folds=args.folds),
+        first_activity_days(illicit["first_seen"]),
+        Path(args.plot) if args.plot else None,
+    )
+    print(f"{illicit.height} illicit accounts with activity as of {as_of:%Y-%m-%d}")
+    print(f"{time.perf_counter() - started:.1f} s\n")
+    print(markdown(run))
+    print("\nconfusion (rows true, columns predicted):")
+    print(run.confusion)
+    print("\nraw categories of these accounts' entries:")
+    with pl.Config(tbl_rows=40):
+        print(run.types.by_category.head(40))
+
+
+if __name__ == "__main__":
+    main()
