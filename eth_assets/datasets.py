@@ -7,7 +7,7 @@ README come from exactly the code the graph runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +15,12 @@ import numpy as np
 import polars as pl
 
 from eth_assets.as_of import parse_as_of
-from eth_assets.features import BEHAVIOUR_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_FEATURE_COLUMNS
+from eth_assets.features import (
+    BEHAVIOUR_COLUMNS,
+    CATEGORICAL_COLUMNS,
+    NUMERIC_FEATURE_COLUMNS,
+    STORE_DEPENDENT_COLUMNS,
+)
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, ether_supply
 from eth_assets.ml.era import first_activity_days
 from eth_assets.ml.profile_features import source_columns
@@ -171,6 +176,15 @@ def first_activity(training_set: pl.DataFrame, frame: pl.DataFrame) -> np.ndarra
         training_set.select("address", "first_seen"), on="address", how="left"
     )
     return first_activity_days(rows["first_seen"])
+
+
+def model_rules(rules: CleaningRules, store_dependent: bool) -> CleaningRules:
+    """The cleaning rules a model trains with: without the store-dependent features (whose
+    value depends on which other accounts the store holds) unless `store_dependent`."""
+    if store_dependent:
+        return rules
+    kept = tuple(c for c in rules.numeric_columns if c not in STORE_DEPENDENT_COLUMNS)
+    return replace(rules, numeric_columns=kept)
 
 
 def rules_of_fit(fit: dict[str, str]) -> CleaningRules:

@@ -8,7 +8,9 @@ from eth_assets.assets import (
     benchmarks,
     classifier,
     datasets,
+    evaluations,
     features,
+    illicit_type,
     labels,
     profiles,
     raw,
@@ -33,7 +35,19 @@ executor = multiprocess_executor.configured(
 
 defs = Definitions(
     assets=load_assets_from_modules(
-        [raw, labels, features, datasets, analysis, profiles, classifier, scores, benchmarks]
+        [
+            raw,
+            labels,
+            features,
+            datasets,
+            analysis,
+            profiles,
+            classifier,
+            illicit_type,
+            scores,
+            benchmarks,
+            evaluations,
+        ]
     ),
     asset_checks=checks.all_checks(),
     jobs=[refresh_job, full_refresh_job, label_refresh_job, compact_lake_job],

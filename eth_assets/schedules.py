@@ -16,9 +16,16 @@ from dagster import (
 from eth_assets.partitions import daily_partitions
 from eth_assets.settings import nightly_schedule_running
 
-# Every asset of the graph, raw extracts to published scores, but the benchmarks: they read
-# external files and run on demand.
-GRAPH_SELECTION = AssetSelection.all() - AssetSelection.groups("benchmarks")
+# Evaluations on other labelled sets (eth_assets/assets/evaluations.py): they read external
+# folders and run on demand, like the benchmarks.
+ON_DEMAND_EVALUATIONS = ("era_matched_evaluation", "out_of_time_evaluation")
+# Every asset of the graph, raw extracts to published scores, but the benchmarks and the
+# on-demand evaluations: they read external files.
+GRAPH_SELECTION = (
+    AssetSelection.all()
+    - AssetSelection.groups("benchmarks")
+    - AssetSelection.assets(*ON_DEMAND_EVALUATIONS)
+)
 
 # The same assets, as the README's `dagster asset materialize --select` writes them.
 GRAPH_SELECT_ARGUMENT = "*address_scores,*tsne_embedding,*model_comparison"

@@ -38,6 +38,8 @@ def test_asset_keys_and_groups() -> None:
         "training_set": "classifier",
         "illicit_classifier": "classifier",
         "illicit_type_model": "classifier",
+        "era_matched_evaluation": "classifier",
+        "out_of_time_evaluation": "classifier",
         "model_comparison": "classifier",
         "address_scores": "scores",
         "published_benchmark": "benchmarks",

@@ -33,7 +33,7 @@ from dagster import (
 
 from eth_assets.resources.chain_sources import ParquetChainSource
 from eth_assets.retries import SOURCE_RETRY_POLICY, fail_without_retry_unless_transient
-from eth_assets.schedules import GRAPH_SELECT_ARGUMENT
+from eth_assets.schedules import GRAPH_SELECT_ARGUMENT, ON_DEMAND_EVALUATIONS
 from eth_assets.sensors import LABEL_REFRESH_ASSETS, label_files_sensor
 from eth_assets.settings import LABEL_FILES_ENV, SHARED_DATA_ENV
 from eth_assets.source_columns import SourceAccessError, TransientSourceError
@@ -60,6 +60,7 @@ def _all_but_benchmarks() -> set[str]:
         key.to_user_string()
         for key in graph.get_all_asset_keys()
         if graph.get(key).group_name != "benchmarks"
+        and key.to_user_string() not in ON_DEMAND_EVALUATIONS
     }
 
 
@@ -102,6 +103,7 @@ def test_the_nightly_job_rebuilds_everything_but_the_benchmarks() -> None:
     selected = _job_assets("refresh")
     assert {"raw_transactions", "raw_token_transfers", "address_scores"} <= selected
     assert "published_benchmark" not in selected
+    assert not selected & {"era_matched_evaluation", "out_of_time_evaluation"}
     assert selected == _all_but_benchmarks()
     checks = _defs().resolve_job_def("refresh").asset_layer.asset_graph.asset_check_keys
     assert {c.asset_key.to_user_string() for c in checks} <= _all_but_benchmarks()

@@ -35,12 +35,13 @@ from eth_assets.assets.model_runs import (
 from eth_assets.assets.profiles import investor_profiles
 from eth_assets.datasets import (
     first_activity,
+    model_rules,
     read_label_file,
     rules_of_fit,
     training_labels,
     training_rows,
 )
-from eth_assets.features import ACTIVITY_TABLE
+from eth_assets.features import ACTIVITY_TABLE, read_provenance
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import CHAMPION, MlflowTracker
@@ -157,6 +158,12 @@ class IllicitClassifierConfig(Config):
     medium_from: float = Field(0.25, description="Calibrated probability where 'medium' starts.")
     critical_from: float = Field(0.9, description="Calibrated probability where 'critical' starts.")
     auc_floor: float = Field(0.8, description="The champion needs at least this CV ROC-AUC.")
+    store_dependent_features: bool = Field(
+        False,
+        description="Train on the features whose value depends on which other accounts the "
+        "store holds (the counterparties' activity); off by default: measured, they add "
+        "nothing beyond the era (docs/classifier.md#era).",
+    )
 
 
 def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]:
@@ -233,16 +240,19 @@ def illicit_classifier(
         threads=config.threads,
         validation_share=config.validation_share,
     )
+    with warehouse.connect(read_only=True) as con:
+        kind = read_provenance(con).get("store_kind", "")
     run = train_illicit_classifier(
         frame,
         labels,
         folds,
-        rules_of_fit(fit),
+        model_rules(rules_of_fit(fit), config.store_dependent_features),
         settings,
         {"medium": config.medium_from, "critical": config.critical_from},
         fit["as_of"],
         fit["chain_source"],
         tuple(config.paper_table_folds),
+        kind,
     )
     era = evaluate_era(
         labels,
@@ -389,6 +399,9 @@ class ModelComparisonConfig(Config):
     catboost_border_count: int = Field(128, description="CatBoost border count.")
     seed: int = Field(0, description="Seed of every model.")
     threads: int = Field(2, description="Threads of the models that use several.")
+    store_dependent_features: bool = Field(
+        False, description="As illicit_classifier's: the features every model trains on."
+    )
 
 
 @asset(
@@ -426,7 +439,7 @@ def model_comparison(
         frame,
         labels,
         folds,
-        rules_of_fit(fit),
+        model_rules(rules_of_fit(fit), config.store_dependent_features),
         params,
         config.seed,
         config.threads,

@@ -28,7 +28,7 @@ from eth_assets.assets.model_runs import (
     replace_tables,
     run_tags,
 )
-from eth_assets.datasets import first_activity, rules_of_fit, training_rows
+from eth_assets.datasets import first_activity, model_rules, rules_of_fit, training_rows
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
@@ -90,7 +90,8 @@ def illicit_type_model(
     run = train_illicit_type(
         illicit,
         pl.read_parquet(labels_path),
-        rules_of_fit(fit),
+        # the classifier's features: the store-dependent ones left out as by default
+        model_rules(rules_of_fit(fit), store_dependent=False),
         settings,
         first_activity_days(training, illicit),
         models.plot_path(ASSET, "confusion"),

@@ -323,6 +323,9 @@ class IllicitModel:
     chain_source: str
     trained_rows: int
     cv_roc_auc: float
+    # what the training store held: "full chain" or "chosen histories" (eth_assets.features
+    # store_kind); "" for a model saved before it was recorded
+    store_kind: str = ""
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -369,6 +372,7 @@ def train_final_model(
     as_of: str,
     chain_source: str,
     cv_roc_auc: float,
+    store_kind: str = "",
 ) -> tuple[IllicitModel, list[dict[str, object]]]:
     """The grid point chosen on an inner validation split of all training rows, refitted on all
     of them; the calibration comes from the cross-validation's out-of-fold predictions."""
@@ -383,6 +387,7 @@ def train_final_model(
         chain_source=chain_source,
         trained_rows=frame.height,
         cv_roc_auc=cv_roc_auc,
+        store_kind=store_kind,
     )
     return model, scores
 
@@ -413,6 +418,7 @@ def train_illicit_classifier(
     as_of: str,
     chain_source: str,
     paper_folds: tuple[int, ...] = (3, 4, 5, 10),
+    store_kind: str = "",
 ) -> ClassifierRun:
     """Cross-validate on the given folds (grid chosen inside each), calibrate on the out-of-fold
     predictions, fit the final model; then the paper's table over k folds: the headline CV for
@@ -422,7 +428,15 @@ def train_illicit_classifier(
     calibration = calibrate(labels, cv.out_of_fold, band_cutoffs)
     summary = cv.summary()
     model, final_grid = train_final_model(
-        frame, labels, rules, settings, calibration, as_of, chain_source, summary["roc_auc"]
+        frame,
+        labels,
+        rules,
+        settings,
+        calibration,
+        as_of,
+        chain_source,
+        summary["roc_auc"],
+        store_kind,
     )
     fixed = ClassifierSettings(
         grid={k: [v] for k, v in model.params.items()},

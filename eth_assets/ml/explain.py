@@ -65,7 +65,7 @@ PHRASES: dict[str, str] = {
     "zero_value_sent_share": "share of its transactions that move no ether",
     "round_value_sent_share": "share of round ether amounts sent",
     "round_value_received_share": "share of round ether amounts received",
-    "gas_price_vs_day": "gas price paid against the day's median",
+    "gas_price_vs_day": "gas price paid against the day's average",
     "gas_price_cv": "variation of the gas price it pays",
     "distinct_gas_price_share": "share of distinct gas prices among its transactions",
     "gas_used_ratio": "gas used against the gas limit set",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from eth_assets.ml.classifier import (
@@ -48,8 +47,7 @@ def _auc(labels: np.ndarray, score: np.ndarray, weights: np.ndarray | None = Non
 
 def one_feature_model(values: np.ndarray, labels: np.ndarray, seed: int = 0):
     """A model of one feature alone (e.g. the size baseline), any shape."""
-    model = HistGradientBoostingClassifier(max_iter=100, max_leaf_nodes=8, random_state=seed)
-    return model.fit(values.reshape(-1, 1), labels)
+    return fit_date_model(values, labels, seed)  # the same 1-D model as the date baseline
 
 
 def size_bands(values: np.ndarray, bands: int = 5) -> np.ndarray:
