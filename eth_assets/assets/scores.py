@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
     Config,
@@ -39,6 +42,9 @@ from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+from eth_assets.store_check import store_kind_problem
+
+STORE_KIND_CHECK = "address_scores_store_kind"
 
 if TYPE_CHECKING:
     from eth_assets.ml.classifier import IllicitModel
@@ -126,6 +132,15 @@ def _label_hits(lake: ParquetLake) -> pl.DataFrame:
     kinds={"parquet", "duckdb"},
     tags=WAREHOUSE_TAG,
     backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[
+        AssetCheckSpec(
+            STORE_KIND_CHECK,
+            asset="address_scores",
+            description="The model was trained on the same kind of store (full chain or chosen "
+            "accounts' histories) as the features it scores; warns with the features' training "
+            "and scoring means otherwise.",
+        )
+    ],
 )
 def address_scores(
     context: AssetExecutionContext,
@@ -234,7 +249,26 @@ def address_scores(
         .with_columns(pl.col("illicit_type").fill_null("none"))
     )
     scored = scores.filter(pl.col("has_activity"))
+    data_kind = provenance.get("store_kind", "")
+    model_kind = getattr(model, "store_kind", "")
+    problem, shifts = store_kind_problem(
+        model_kind, data_kind, model.cleaning.means, flagged.filter(pl.col("has_activity"))
+    )
+    if problem:
+        context.log.warning(f"address_scores: {problem}")
+    store_check = AssetCheckResult(
+        check_name=STORE_KIND_CHECK,
+        passed=problem is None,
+        severity=AssetCheckSeverity.WARN,
+        description=problem,
+        metadata={
+            "model_store_kind": model_kind or "not recorded",
+            "data_store_kind": data_kind or "not recorded",
+            "feature_means": MetadataValue.md(markdown_table(shifts)),
+        },
+    )
     return MaterializeResult(
+        check_results=[store_check],
         metadata={
             "dagster/row_count": scores.height,
             "model": model_name,
@@ -251,5 +285,5 @@ def address_scores(
             "on_the_fly_scoring": MetadataValue.text(
                 "allowed" if on_the_fly["allowed"] else f"off: {on_the_fly['why_not']}"
             ),
-        }
+        },
     )
