@@ -19,7 +19,13 @@ import duckdb
 import polars as pl
 
 from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import cleaning_rules, read_label_file, training_labels, with_flags
+from eth_assets.datasets import (
+    cleaning_rules,
+    model_rules,
+    read_label_file,
+    training_labels,
+    with_flags,
+)
 from eth_assets.farrugia import register_sample_views
 from eth_assets.features import (
     create_address_activity,
@@ -70,7 +76,7 @@ def main() -> None:
     run = train_illicit_type(
         illicit.drop("label", "is_labelled_illicit", "has_activity", "first_seen"),
         lists,
-        cleaning_rules(as_of),
+        model_rules(cleaning_rules(as_of), store_dependent=False),  # the graph's default
         TypeSettings(min_examples=args.min_examples, folds=args.folds),
         first_activity_days(illicit["first_seen"]),
         Path(args.plot) if args.plot else None,

@@ -455,7 +455,8 @@ def model_comparison(
     with tracker.start_run("model_comparison", f"{len(comparison.table)} models", tags) as run:
         run.log_params(config.model_dump())
         for row in comparison.table.iter_rows(named=True):
-            key = row["model"].lower().replace(" ", "_").replace("(", "").replace(")", "")
+            key = row["model"].lower().replace(" ", "_").replace("-", "_")
+            key = key.replace("(", "").replace(")", "")
             key = key.replace("+", "plus")
             run.log_metrics(
                 {
