@@ -46,6 +46,9 @@ def _flat(table: pl.DataFrame, prefix: str) -> dict[str, float]:
         "all accounts": "all",
         "era-matched (first-activity quarter)": "era_matched",
         "era- and size-matched (quarter × size band)": "era_size_matched",
+        "era-, size- and activity-matched (quarter × size band × activity band)": (
+            "era_size_activity_matched"
+        ),
     }
     metrics: dict[str, float] = {}
     for row in table.iter_rows(named=True):
@@ -197,7 +200,13 @@ def out_of_time_evaluation(
     through the pipeline's own feature SQL, beside the date-only and size-only baselines."""
     from eth_assets.evaluation_sets import folder_end, folder_features, read_labelled_accounts
     from eth_assets.ml.era import first_activity_days, fit_date_model
-    from eth_assets.ml.held_out import SIZE_FEATURE, evaluate_scores, markdown, one_feature_model
+    from eth_assets.ml.held_out import (
+        SIZE_FEATURE,
+        activity_of,
+        evaluate_scores,
+        markdown,
+        one_feature_model,
+    )
 
     folder = Path(config.folder) if config.folder else shared_data_dir() / "phish_2022"
     accounts = read_labelled_accounts(folder / "accounts.csv", config.label_column)
@@ -232,9 +241,14 @@ def out_of_time_evaluation(
         "active": active,
         "common_window": window,
     }
+    activity = activity_of(rows)
     tables = {
         name: evaluate_scores(
-            labels[mask], {k: v[mask] for k, v in scores.items()}, size[mask], days[mask]
+            labels[mask],
+            {k: v[mask] for k, v in scores.items()},
+            size[mask],
+            days[mask],
+            activity=activity[mask] if activity is not None else None,
         )
         for name, mask in subsets.items()
     }

@@ -35,6 +35,9 @@ from eth_assets.ml.era import (
 )
 
 SIZE_FEATURE = "total_ether_received"
+# Activity: transactions sent and received (features every schema supports), in 3 bands.
+ACTIVITY_FEATURES = ("sent_tnx", "received_tnx")
+ACTIVITY_BANDS = 3
 SCORERS = ("model", "date_only", "size_only")
 
 
@@ -43,6 +46,14 @@ def _auc(labels: np.ndarray, score: np.ndarray, weights: np.ndarray | None = Non
     if len(np.unique(used)) < 2:
         return float("nan")
     return float(roc_auc_score(labels, score, sample_weight=weights))
+
+
+def activity_of(frame: pl.DataFrame) -> np.ndarray | None:
+    """Transactions sent and received per row, the activity that matching holds equal; None
+    when the frame lacks them."""
+    if not set(ACTIVITY_FEATURES) <= set(frame.columns):
+        return None
+    return frame.select(pl.sum_horizontal(ACTIVITY_FEATURES)).to_series().to_numpy().astype(float)
 
 
 def one_feature_model(values: np.ndarray, labels: np.ndarray, seed: int = 0):
@@ -67,11 +78,13 @@ def evaluate_scores(
     days: np.ndarray,
     bands: int = 5,
     min_effective: float = MIN_EFFECTIVE,
+    activity: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """ROC-AUC of every scorer over all accounts, within each size band, matched on the
-    first-activity quarter, and matched on quarter × size band; with class counts (effective
-    counts for the matched rows) and whether each figure is measurable (at least
-    `min_effective` accounts of each class)."""
+    first-activity quarter, and matched on quarter × size band (× activity band, the number of
+    transactions, when `activity` is given); with class counts (effective counts for the
+    matched rows) and whether each figure is measurable (at least `min_effective` accounts of
+    each class)."""
     band = size_bands(size, bands)
     rows = [_row("all accounts", labels, scores, None, min_effective)]
     for b in np.unique(band):
@@ -87,10 +100,19 @@ def evaluate_scores(
             )
         )
     quarters = quarter_of(days)
-    for name, strata in (
+    matchings = [
         ("era-matched (first-activity quarter)", quarters),
         ("era- and size-matched (quarter × size band)", quarters * 100 + band),
-    ):
+    ]
+    if activity is not None:
+        active_band = size_bands(activity, ACTIVITY_BANDS)
+        matchings.append(
+            (
+                "era-, size- and activity-matched (quarter × size band × activity band)",
+                (quarters * 100 + band) * 100 + active_band,
+            )
+        )
+    for name, strata in matchings:
         weights = matching_weights(strata, labels)
         rows.append(_row(name, labels, scores, weights, min_effective))
     return pl.DataFrame(rows)
@@ -157,6 +179,7 @@ def held_out_evaluation(
     the features of `rules` only."""
     features = tuple(rules.numeric_columns)
     size = frame[SIZE_FEATURE].to_numpy().astype(float)
+    activity = activity_of(frame)
     folds = stratified_folds(labels, settings.folds, settings.seed)
     cv = cross_validate(frame, labels, rules, settings, folds)
     date_oof = np.full(len(labels), np.nan)
@@ -174,6 +197,7 @@ def held_out_evaluation(
         size,
         days,
         bands,
+        activity=activity,
     )
     params, _ = choose_params(train_frame, train_labels, rules, settings)
     outside_model = fit_classifier(train_frame, train_labels, rules, params, settings)
@@ -193,6 +217,7 @@ def held_out_evaluation(
         size[unseen],
         days[unseen],
         bands,
+        activity=activity[unseen] if activity is not None else None,
     )
     return HeldOut(
         within=within,

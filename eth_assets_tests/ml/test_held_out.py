@@ -204,3 +204,20 @@ def test_held_out_evaluation_baselines_learn_date_and_size_when_they_decide():
         everyone = table.row(0, named=True)
         assert everyone["date_only_roc_auc"] > 0.97
         assert everyone["size_only_roc_auc"] > 0.97
+
+
+def test_matching_on_activity_too_holds_the_number_of_transactions_equal():
+    """Within one quarter and size band, illicit accounts are the busy ones: matching on the
+    activity band as well leaves only the busy band, where both classes remain."""
+    labels = np.array([0] * 40 + [1] * 40)
+    activity = np.array([1.0] * 30 + [50.0] * 10 + [50.0] * 40)  # 30 quiet normal, all else busy
+    scores = {"model": activity / 50.0, "date_only": np.full(80, 0.5), "size_only": np.zeros(80)}
+    size, days = np.ones(80), np.full(80, 16801.5)  # one size band, one quarter
+    table = evaluate_scores(labels, scores, size, days, bands=1, min_effective=5, activity=activity)
+    rows = {r["subset"]: r for r in table.iter_rows(named=True)}
+    era_size = rows["era- and size-matched (quarter × size band)"]
+    matched = rows["era-, size- and activity-matched (quarter × size band × activity band)"]
+    assert era_size["model_roc_auc"] > 0.8  # activity alone separates the classes
+    # only the busy band holds both classes: 10 normal (weight 1), 40 illicit (weight 1/4)
+    assert (matched["normal"], matched["illicit"]) == (10.0, 40.0)
+    assert matched["model_roc_auc"] == 0.5  # equal activity: the model's edge is gone
