@@ -6,7 +6,7 @@ activity (for the date-only baseline, never a feature). Plain functions, no Dags
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -58,8 +58,7 @@ def folder_end(folder: Path) -> datetime:
         con.close()
     if last is None:
         raise ValueError(f"{folder}/transactions.parquet holds no transaction")
-    day = datetime(last.year, last.month, last.day, tzinfo=last.tzinfo)
-    return day + (datetime(2000, 1, 2) - datetime(2000, 1, 1))
+    return datetime(last.year, last.month, last.day, tzinfo=last.tzinfo) + timedelta(days=1)
 
 
 def folder_features(
