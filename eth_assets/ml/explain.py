@@ -1,11 +1,15 @@
-"""Reasons in words: an address's top SHAP contributions as sentences with its own value and
-its percentile among scored addresses and among known illicit ones."""
+"""Reasons in words: an address's largest SHAP contributions on each side, as sentences that
+say whether each raises or lowers the risk and by how many probability points, with the value
+in its unit and how it compares with the known illicit and the other scored addresses."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from eth_assets.ml.units import readable, unit
 
 # What each feature measures, as the subject of a sentence ("<phrase>: <value>").
 PHRASES: dict[str, str] = {
@@ -109,41 +113,105 @@ def ordinal(number: int) -> str:
     return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
 
 
-def _number(value: float) -> str:
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:,.2f}"
-    return f"{value:.3g}"
+RAISES, LOWERS = "raises", "lowers"
+
+
+def _nan(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 @dataclass(frozen=True)
 class Reason:
-    """One feature's push towards illicit for one address, with its context."""
+    """One feature's push on one address's risk, with its context.
+
+    `shap` is the SHAP value in log-odds; `points` the same push in probability (a share of
+    the calibrated score's distance from the base score, split in proportion to the SHAP
+    values, so the points of all features add up to that distance); the percentiles place the
+    value among all scored addresses, the known illicit ones and the others; the medians are
+    the known illicit ones' and the others'."""
 
     feature: str
     value: object
     shap: float
     percentile_all: float
     percentile_illicit: float
+    points: float = float("nan")
+    percentile_others: float = float("nan")
+    median_illicit: float = float("nan")
+    median_others: float = float("nan")
 
-    def sentence(self) -> str:
-        """E.g. "distinct addresses received from: 312, higher than 98 % of scored addresses
-        (90th percentile of known illicit ones)"."""
-        if isinstance(self.value, str):
-            return f"{phrase(self.feature)}: {self.value}"
-        text = f"{phrase(self.feature)}: {_number(float(self.value))}"
-        if np.isnan(self.percentile_all):
-            return text
+    @property
+    def direction(self) -> str:
+        return RAISES if self.shap > 0 else LOWERS
+
+    def comparison(self) -> str:
+        """E.g. "higher than 98 % of scored addresses; known illicit: median 2 ETH, others:
+        median 0.3 ETH" ("" for a category or without populations)."""
+        if isinstance(self.value, str) or math.isnan(self.percentile_all):
+            return ""
         if self.percentile_all >= 50:
-            text += f", higher than {self.percentile_all:.0f} % of scored addresses"
+            text = f"higher than {self.percentile_all:.0f} % of scored addresses"
         else:
-            text += f", lower than {100 - self.percentile_all:.0f} % of scored addresses"
-        if not np.isnan(self.percentile_illicit):
+            text = f"lower than {100 - self.percentile_all:.0f} % of scored addresses"
+        medians = [
+            f"{who}: median {readable(self.feature, median)}"
+            for who, median in (
+                ("known illicit", self.median_illicit),
+                ("others", self.median_others),
+            )
+            if not math.isnan(median)
+        ]
+        if medians:
+            text += f" ({', '.join(medians)})"
+        elif not math.isnan(self.percentile_illicit):
             text += f" ({ordinal(round(self.percentile_illicit))} percentile of known illicit ones)"
         return text
+
+    def weight(self) -> str:
+        """E.g. "raises the risk by 12.3 points" (or without points when unknown)."""
+        if math.isnan(self.points):
+            return f"{self.direction} the risk"
+        return f"{self.direction} the risk by {abs(self.points) * 100:.1f} points"
+
+    def sentence(self) -> str:
+        """E.g. "raises the risk by 12.3 points — distinct addresses received from: 312,
+        higher than 98 % of scored addresses (known illicit: median 40, others: median 3)"."""
+        text = f"{self.weight()} — {phrase(self.feature)}: {readable(self.feature, self.value)}"
+        comparison = self.comparison()
+        return f"{text}, {comparison}" if comparison else text
+
+    def as_dict(self) -> dict[str, object]:
+        """The reason for the JSON API: full precision, the value in its unit and as shown."""
+        numeric = not isinstance(self.value, str)
+        return {
+            "feature": self.feature,
+            "label": phrase(self.feature),
+            "direction": self.direction,
+            "points": _nan(self.points),
+            "shap_log_odds": float(self.shap),
+            "value": float(self.value) if numeric and self.value is not None else None,
+            "category": None if numeric else self.value,
+            "unit": unit(self.feature),
+            "shown": readable(self.feature, self.value),
+            "percentile_all": _nan(self.percentile_all),
+            "percentile_illicit": _nan(self.percentile_illicit),
+            "percentile_others": _nan(self.percentile_others),
+            "median_illicit": _nan(self.median_illicit),
+            "median_others": _nan(self.median_others),
+            "sentence": self.sentence(),
+        }
+
+
+def chosen_indices(shap_row: np.ndarray, count: int) -> list[int]:
+    """The `count` features raising the risk most (largest positive SHAP values), then the
+    `count` lowering it most (most negative); features that do not move it are left out."""
+    raising = [int(i) for i in np.argsort(-shap_row, kind="stable")[:count] if shap_row[i] > 0]
+    lowering = [int(i) for i in np.argsort(shap_row, kind="stable")[:count] if shap_row[i] < 0]
+    return raising + lowering
+
+
+def _median(population: np.ndarray | None) -> float:
+    return float(np.median(population)) if population is not None and len(population) else math.nan
 
 
 def top_reasons(
@@ -153,28 +221,36 @@ def top_reasons(
     populations: dict[str, np.ndarray],
     illicit_populations: dict[str, np.ndarray],
     count: int = 3,
+    points_row: np.ndarray | None = None,
+    other_populations: dict[str, np.ndarray] | None = None,
 ) -> list[Reason]:
-    """The `count` features pushing most towards illicit (largest positive SHAP values); none
-    when nothing pushes that way."""
-    order = np.argsort(-shap_row)[:count]
+    """The reasons of one address: up to `count` raising its risk, then up to `count` lowering
+    it (see `chosen_indices`), against sorted populations of the scored, the known illicit and
+    the other addresses."""
+    others = other_populations or {}
     reasons = []
-    for index in order:
-        if shap_row[index] <= 0:
-            break
+    for index in chosen_indices(shap_row, count):
         name = names[index]
         value = values[index]
         numeric = not isinstance(value, str)
+        number = float(value) if numeric else math.nan  # type: ignore[arg-type]
         reasons.append(
             Reason(
                 feature=name,
-                value=value,
+                value=number if numeric else value,
                 shap=float(shap_row[index]),
-                percentile_all=percentile(populations[name], float(value))
+                points=float(points_row[index]) if points_row is not None else math.nan,
+                percentile_all=percentile(populations[name], number)
                 if numeric and name in populations
-                else float("nan"),
-                percentile_illicit=percentile(illicit_populations[name], float(value))
+                else math.nan,
+                percentile_illicit=percentile(illicit_populations[name], number)
                 if numeric and name in illicit_populations
-                else float("nan"),
+                else math.nan,
+                percentile_others=percentile(others[name], number)
+                if numeric and name in others
+                else math.nan,
+                median_illicit=_median(illicit_populations.get(name)) if numeric else math.nan,
+                median_others=_median(others.get(name)) if numeric else math.nan,
             )
         )
     return reasons
@@ -186,32 +262,39 @@ def explain_rows(
     cleaned: dict[str, np.ndarray],
     illicit_rows: np.ndarray,
     count: int = 3,
+    points: np.ndarray | None = None,
 ) -> list[list[Reason]]:
-    """Top reasons of every row: `shap` rows × features; `cleaned` the feature values the model
-    saw per name (numeric arrays or text); `illicit_rows` a mask of the known illicit rows."""
-    numeric = {n: v for n, v in cleaned.items() if v.dtype.kind in "fiub"}
+    """Reasons of every row (see `top_reasons`): `shap` rows × features; `cleaned` the feature
+    values the model saw per name (numeric arrays or text); `illicit_rows` a mask of the known
+    illicit rows, the others being every other row; `points` the SHAP values in probability."""
+    numeric = {n: v.astype(float) for n, v in cleaned.items() if v.dtype.kind in "fiub"}
+    illicit = np.asarray(illicit_rows, dtype=bool)
     percentile_all = {n: percentiles(v, v) for n, v in numeric.items()}
-    percentile_illicit = {n: percentiles(v[illicit_rows], v) for n, v in numeric.items()}
-    order = np.argsort(-shap, axis=1)[:, :count]
+    percentile_illicit = {n: percentiles(v[illicit], v) for n, v in numeric.items()}
+    percentile_others = {n: percentiles(v[~illicit], v) for n, v in numeric.items()}
+    median_illicit = {n: _median(v[illicit]) for n, v in numeric.items()}
+    median_others = {n: _median(v[~illicit]) for n, v in numeric.items()}
     result = []
     for row in range(shap.shape[0]):
         reasons = []
-        for index in order[row]:
-            if shap[row, index] <= 0:
-                break
+        for index in chosen_indices(shap[row], count):
             name = names[index]
-            value = cleaned[name][row]
+            is_number = name in numeric
             reasons.append(
                 Reason(
                     feature=name,
-                    value=value if name not in numeric else float(value),
+                    value=float(numeric[name][row]) if is_number else cleaned[name][row],
                     shap=float(shap[row, index]),
-                    percentile_all=float(percentile_all[name][row])
-                    if name in numeric
-                    else float("nan"),
+                    points=float(points[row, index]) if points is not None else math.nan,
+                    percentile_all=float(percentile_all[name][row]) if is_number else math.nan,
                     percentile_illicit=float(percentile_illicit[name][row])
-                    if name in numeric
-                    else float("nan"),
+                    if is_number
+                    else math.nan,
+                    percentile_others=float(percentile_others[name][row])
+                    if is_number
+                    else math.nan,
+                    median_illicit=median_illicit[name] if is_number else math.nan,
+                    median_others=median_others[name] if is_number else math.nan,
                 )
             )
         result.append(reasons)

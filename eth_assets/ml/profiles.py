@@ -34,6 +34,7 @@ from eth_assets.ml.profile_features import (
     profile_frame,
     source_columns,
 )
+from eth_assets.ml.units import readable
 
 # Per profile feature: (adjective when high, adjective when low, noun when high, noun when low).
 VOCABULARY: dict[str, tuple[str, str, str, str]] = {
@@ -348,6 +349,40 @@ def build_profiles(
     )
 
 
+# What each profile feature measures, for descriptions in words.
+PROFILE_PHRASES: dict[str, str] = {
+    "balance_eth": "ether balance",
+    "unique_tokens_held": "distinct tokens held",
+    "unique_token_transfers": "token transfers",
+    "active_days": "time between first and last activity",
+    "transactions": "transactions and token transfers",
+    "counterparties": "counterparties",
+    "sent_share": "share of its transactions sent (not received)",
+    "token_share": "share of token transfers among its transactions",
+    "contract_share": "share of the ether it sends that goes to contracts",
+    "ether_volume": "ether moved (received plus sent)",
+}
+
+
+def describe_gap(feature: str, gap: float, members: np.ndarray, active: np.ndarray) -> str:
+    """How a profile differs on `feature`, in words and units: "higher ether balance (median
+    12 ETH against 0.3 ETH for all active addresses)"; means when the medians are equal, and
+    the direction of the figures shown (the scaled gap's only when they are equal too)."""
+    which = "higher" if gap > 0 else "lower"
+    name = PROFILE_PHRASES.get(feature, feature.replace("_", " "))
+    if not len(members) or not len(active):
+        return f"{which} {name}"
+    own, overall, kind = np.median(members), np.median(active), "median"
+    if own == overall:
+        own, overall, kind = members.mean(), active.mean(), "mean"
+    if own != overall:  # the word follows the figures shown, so the two never disagree
+        which = "higher" if own > overall else "lower"
+    return (
+        f"{which} {name} ({kind} {readable(feature, own)} against "
+        f"{readable(feature, overall)} for all active addresses)"
+    )
+
+
 def _summary(
     features: pl.DataFrame,
     values: np.ndarray,
@@ -368,7 +403,12 @@ def _summary(
             apart = "no transaction or token transfer before as_of"
         else:
             apart = "; ".join(
-                f"{feature} {'+' if gap > 0 else '−'}{abs(gap):.1f} sd"
+                describe_gap(
+                    feature,
+                    gap,
+                    values[members, model.columns.index(feature)],
+                    values[ids != NO_ACTIVITY_ID, model.columns.index(feature)],
+                )
                 for feature, gap in distinct[profile_id - 1][:3]
             )
         row: dict[str, object] = {

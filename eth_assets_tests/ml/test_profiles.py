@@ -95,3 +95,15 @@ def test_unknown_feature_set_is_named() -> None:
     frame, active = _accounts()
     with pytest.raises(ValueError, match="'nope'"):
         build_profiles(frame, active, ("app",), "nope", range(2, 4), 0.02, 2, 0, "x")
+
+
+def test_a_profile_is_described_in_words_and_units_that_agree_with_its_figures() -> None:
+    from eth_assets.ml.profiles import describe_gap
+
+    members, active = np.array([10.0, 12.0, 14.0]), np.array([0.1, 0.3, 0.5, 12.0])
+    assert describe_gap("balance_eth", 1.2, members, active) == (
+        "higher ether balance (median 12 ETH against 0.4 ETH for all active addresses)"
+    )
+    # A positive scaled gap but figures that are lower: the words follow the figures.
+    text = describe_gap("contract_share", 2.5, np.array([0.0, 0.0, 0.1]), np.array([0.0, 0.5]))
+    assert text.startswith("lower share of the ether it sends") and "sd" not in text
