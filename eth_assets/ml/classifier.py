@@ -1,6 +1,7 @@
 """The illicit-account classifier: CatBoost with a grid chosen on inner validation only,
 stratified k-fold cross-validation with the cleaning refitted on every training fold,
-calibration on out-of-fold predictions, a stated threshold and risk bands.
+calibration on out-of-fold predictions (eth_assets.ml.calibration), a stated threshold, an
+interval per score and risk bands.
 
 Nothing here sees a test fold before it is scored: per outer fold, the cleaning is fitted on the
 training rows, each grid point is trained on part of them and compared on the rest (the inner
@@ -21,7 +22,6 @@ from catboost import CatBoostClassifier, Pool
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import (
     accuracy_score,
-    brier_score_loss,
     f1_score,
     precision_score,
     recall_score,
@@ -29,6 +29,17 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from eth_assets.ml.calibration import (
+    RESAMPLES,
+    CalibrationCurve,
+    CalibrationReport,
+    IntervalBand,
+    bootstrap_band,
+    compare_calibrations,
+    default_folds,
+    fit_curve,
+    max_f1_threshold,
+)
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, fit_cleaning
 from eth_assets.ml.files import load_pickle, save_pickle
 
@@ -267,17 +278,41 @@ def check_training_rows(frame: pl.DataFrame, labels: np.ndarray, folds: int) -> 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Isotonic calibration fitted on out-of-fold probabilities, a threshold and risk bands."""
+    """The calibration map chosen on cross-fitted out-of-fold probabilities, its bootstrap
+    interval, a threshold and risk bands.
 
-    isotonic: IsotonicRegression
+    `brier_before` is the raw out-of-fold Brier score, `brier_after` the chosen map's cross-fitted
+    one (each row scored by a map that never saw its label). The fields after `threshold_rule`
+    came later: a model pickled before them has only `isotonic` and scores as it did, with an
+    interval of (p, p)."""
+
+    isotonic: IsotonicRegression | None
     threshold: float
     bands: tuple[tuple[str, float], ...]  # (name, lower bound of calibrated probability), ascending
     brier_before: float
     brier_after: float
     threshold_rule: str
+    method: str = "isotonic"
+    curve: CalibrationCurve | None = None
+    interval_band: IntervalBand | None = None
+    ece_before: float = float("nan")
+    ece_after: float = float("nan")
+    rows: int = 0  # calibration rows: the bound is [1/(rows+2), (rows+1)/(rows+2)]
 
     def calibrate(self, probability: np.ndarray) -> np.ndarray:
-        return np.clip(self.isotonic.predict(probability), 0.0, 1.0)
+        """Calibrated probability of each raw probability."""
+        if self.curve is None:
+            return np.clip(self.isotonic.predict(probability), 0.0, 1.0)
+        return self.curve.predict(probability)
+
+    def interval(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """5th and 95th percentile of the bootstrapped map at each raw probability, widened to
+        hold the calibrated probability itself; (p, p) for a model saved without them."""
+        calibrated = self.calibrate(raw)
+        if self.interval_band is None:
+            return calibrated, calibrated.copy()
+        low, high = self.interval_band.bounds(raw)
+        return np.minimum(low, calibrated), np.maximum(high, calibrated)
 
     def band(self, calibrated: np.ndarray) -> np.ndarray:
         """The band of each calibrated probability: the last band whose lower bound it reaches."""
@@ -286,28 +321,55 @@ class Calibration:
         return names[np.searchsorted(bounds, calibrated, side="right") - 1]
 
 
-def calibrate(
-    labels: np.ndarray, out_of_fold: np.ndarray, band_cutoffs: dict[str, float]
-) -> Calibration:
-    """Isotonic regression of the out-of-fold probabilities (monotone, no shape assumed: the
-    boosted trees' scores are not logistic); the threshold maximises F1 of the calibrated
-    out-of-fold probabilities; bands: `band_cutoffs` lower bounds, with the threshold as the
-    lower bound of "high"."""
-    isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    calibrated = isotonic.fit(out_of_fold, labels).predict(out_of_fold)
-    candidates = np.unique(calibrated)
-    scores = [f1_score(labels, calibrated >= t, zero_division=0) for t in candidates]
-    threshold = float(candidates[int(np.argmax(scores))])
+def fit_calibration(
+    labels: np.ndarray,
+    out_of_fold: np.ndarray,
+    band_cutoffs: dict[str, float],
+    fold_of_row: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> tuple[Calibration, CalibrationReport]:
+    """Every candidate map cross-fitted on `fold_of_row` (the CV's folds; without them a
+    stratified 5-fold split of the rows, seed `seed`), the lowest cross-fitted Brier score chosen
+    and refitted on all rows, its bootstrap interval (`resamples` resamples, seed `seed`).
+
+    The threshold maximises F1 of the chosen map's *cross-fitted* probabilities: the values the
+    map gives rows it never saw, as it will give new addresses, rather than the in-sample values
+    it was fitted to. Bands: `band_cutoffs` lower bounds, with the threshold as the lower bound
+    of "high"."""
+    labels = np.asarray(labels).astype(int)
+    out_of_fold = np.asarray(out_of_fold, dtype=float)
+    if fold_of_row is None:
+        fold_of_row = default_folds(labels, seed=seed)
+    report = compare_calibrations(labels, out_of_fold, fold_of_row)
+    threshold = max_f1_threshold(labels, report.cross_fitted)
     bounds = {"low": 0.0, **band_cutoffs, "high": threshold}
-    ordered = tuple(sorted(bounds.items(), key=lambda item: item[1]))
-    return Calibration(
-        isotonic=isotonic,
+    raw, chosen = report.row("raw"), report.row(report.method)
+    calibration = Calibration(
+        isotonic=None,
         threshold=threshold,
-        bands=ordered,
-        brier_before=float(brier_score_loss(labels, out_of_fold)),
-        brier_after=float(brier_score_loss(labels, calibrated)),
-        threshold_rule="maximises F1 of the calibrated out-of-fold probabilities",
+        bands=tuple(sorted(bounds.items(), key=lambda item: item[1])),
+        brier_before=raw["brier"],
+        brier_after=chosen["brier"],
+        threshold_rule="maximises F1 of the cross-fitted calibrated out-of-fold probabilities",
+        method=report.method,
+        curve=fit_curve(report.method, labels, out_of_fold),
+        interval_band=bootstrap_band(report.method, labels, out_of_fold, resamples, seed),
+        ece_before=raw["ece"],
+        ece_after=chosen["ece"],
+        rows=len(labels),
     )
+    return calibration, report
+
+
+def calibrate(
+    labels: np.ndarray,
+    out_of_fold: np.ndarray,
+    band_cutoffs: dict[str, float],
+    fold_of_row: np.ndarray | None = None,
+) -> Calibration:
+    """The calibration of `fit_calibration`, without its report."""
+    return fit_calibration(labels, out_of_fold, band_cutoffs, fold_of_row)[0]
 
 
 @dataclass(frozen=True)
@@ -335,13 +397,17 @@ class IllicitModel:
         return _pool(frame, self.cleaning)
 
     def score(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Per row: raw and calibrated probability, decision at the threshold, risk band."""
+        """Per row: raw and calibrated probability with its 5th–95th percentile interval,
+        decision at the threshold, risk band."""
         raw = self.model.predict_proba(self.pool(frame))[:, 1]
         calibrated = self.calibration.calibrate(raw)
+        low, high = self.calibration.interval(raw)
         return pl.DataFrame(
             {
                 "raw_probability": raw,
                 "probability": calibrated,
+                "probability_low": low,
+                "probability_high": high,
                 "is_flagged": calibrated >= self.calibration.threshold,
                 "band": self.calibration.band(calibrated).astype(str),
             }
@@ -398,6 +464,7 @@ class ClassifierRun:
 
     cv: CrossValidation
     calibration: Calibration
+    calibration_report: CalibrationReport  # every candidate map, cross-fitted
     model: IllicitModel
     final_grid: list[dict[str, object]]  # every grid point's inner-validation AUC
     paper_table: pl.DataFrame  # folds k, accuracy, roc_auc, f1, precision, recall (± sd)
@@ -421,11 +488,14 @@ def train_illicit_classifier(
     store_kind: str = "",
 ) -> ClassifierRun:
     """Cross-validate on the given folds (grid chosen inside each), calibrate on the out-of-fold
-    predictions, fit the final model; then the paper's table over k folds: the headline CV for
-    its own k, and a CV with the final model's parameters fixed for every other k. (The variant
-    with the investor profile as a feature is a row of the model comparison.)"""
+    predictions (candidate maps cross-fitted on the same folds), fit the final model; then the
+    paper's table over k folds: the headline CV for its own k, and a CV with the final model's
+    parameters fixed for every other k. (The variant with the investor profile as a feature is a
+    row of the model comparison.)"""
     cv = cross_validate(frame, labels, rules, settings, fold_of_row)
-    calibration = calibrate(labels, cv.out_of_fold, band_cutoffs)
+    calibration, calibration_report = fit_calibration(
+        labels, cv.out_of_fold, band_cutoffs, fold_of_row
+    )
     summary = cv.summary()
     model, final_grid = train_final_model(
         frame,
@@ -454,6 +524,7 @@ def train_illicit_classifier(
     return ClassifierRun(
         cv=cv,
         calibration=calibration,
+        calibration_report=calibration_report,
         model=model,
         final_grid=final_grid,
         paper_table=pl.DataFrame(paper_rows),

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.isotonic import IsotonicRegression
 
 from eth_assets.datasets import training_rows
 from eth_assets.ml.classifier import (
+    Calibration,
     ClassifierSettings,
     calibrate,
     check_training_rows,
     cross_validate,
+    load_illicit_model,
     stratified_folds,
+    train_final_model,
     train_illicit_classifier,
 )
 from eth_assets.ml.cleaning import CleaningRules
@@ -100,8 +106,11 @@ def test_calibration_threshold_and_bands_by_hand() -> None:
     scores = np.linspace(0.05, 0.95, 10)
     calibration = calibrate(labels, scores, {"medium": 0.25, "critical": 0.9})
     calibrated = calibration.calibrate(scores)
-    assert np.all(np.diff(calibrated) >= 0)  # isotonic: monotone
-    assert calibration.brier_after <= calibration.brier_before
+    assert np.all(np.diff(calibrated) >= 0)  # every candidate map is monotone
+    assert ((calibrated > 0) & (calibrated < 1)).all()
+    # ten rows are too few to calibrate: the honest (cross-fitted) Brier score says so
+    assert calibration.brier_before == pytest.approx(0.1025)
+    assert calibration.brier_after > calibration.brier_before
     assert [name for name, _ in calibration.bands] == ["low", "medium", "high", "critical"]
     assert calibration.band(np.array([0.0, 0.3, 0.95])).tolist() == ["low", "medium", "critical"]
     assert calibration.band(np.array([calibration.threshold]))[0] == "high"
@@ -117,8 +126,37 @@ def test_a_training_run_gives_a_model_that_scores_and_explains() -> None:
     assert run.class_counts == {"normal": int((labels == 0).sum()), "illicit": int(labels.sum())}
     assert run.paper_table["folds"].to_list() == [3]
     scored = run.model.score(frame.head(5))
-    assert scored.columns == ["raw_probability", "probability", "is_flagged", "band"]
+    assert scored.columns == [
+        "raw_probability", "probability", "probability_low", "probability_high", "is_flagged",
+        "band",
+    ]  # fmt: skip
+    assert (scored["probability_low"] <= scored["probability"]).all()
+    assert (scored["probability"] <= scored["probability_high"]).all()
     assert run.model.shap_values(frame.head(5)).shape == (5, 4)
+    assert run.calibration_report.method == run.calibration.method
+    assert run.calibration_report.folds == 5
+
+
+def test_a_model_saved_with_the_isotonic_only_calibration_still_scores(tmp_path: Path) -> None:
+    """A model pickled before the calibration candidates (its Calibration holds the old fields
+    only) loads and scores: isotonic as before, an interval of (p, p)."""
+    frame, labels = _accounts()
+    folds = stratified_folds(labels, 5, 0)
+    cv = cross_validate(frame, labels, RULES, QUICK, folds)
+    isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    isotonic.fit(cv.out_of_fold, labels)
+    old = object.__new__(Calibration)
+    old.__dict__.update(
+        isotonic=isotonic, threshold=0.5, bands=(("low", 0.0), ("high", 0.5)), brier_before=0.1,
+        brier_after=0.1, threshold_rule="maximises F1 of the calibrated out-of-fold probabilities",
+    )  # fmt: skip
+    model, _ = train_final_model(frame, labels, RULES, QUICK, old, "2021-01-01", "test", 0.9)
+    loaded = load_illicit_model(model.save(tmp_path / "model.pkl"))
+    scored = loaded.score(frame.head(20))
+    expected = isotonic.predict(scored["raw_probability"].to_numpy())
+    assert np.array_equal(scored["probability"].to_numpy(), expected)
+    assert scored["probability_low"].equals(scored["probability"], check_names=False)
+    assert scored["probability_high"].equals(scored["probability"], check_names=False)
 
 
 def test_comparison_runs_every_model_on_the_same_folds() -> None:
