@@ -189,7 +189,7 @@ def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]
         "reliability": reliability_plot(
             labels,
             run.cv.out_of_fold,
-            run.calibration.calibrate(run.cv.out_of_fold),
+            run.calibration_report.cross_fitted,
             models.plot_path("illicit_classifier", "reliability"),
         ),
     }
@@ -219,6 +219,8 @@ def illicit_classifier(
     models: ModelStore,
 ) -> MaterializeResult:
     """CatBoost, grid on inner validation, k-fold CV, calibrated, registered; champion gated."""
+    from eth_assets.ml.calibration import DESCRIPTIONS
+    from eth_assets.ml.calibration import markdown as calibration_markdown
     from eth_assets.ml.classifier import (
         GRIDS,
         METRICS,
@@ -291,6 +293,7 @@ def illicit_classifier(
         "illicit": float(run.class_counts["illicit"]),
         "normal": float(run.class_counts["normal"]),
         "cv_seconds": run.cv.seconds,
+        **run.calibration_report.metrics(),
         **era.metrics(),
     }
     for row in run.paper_table.iter_rows(named=True):
@@ -303,7 +306,9 @@ def illicit_classifier(
                 **{f"final_{k}": v for k, v in run.model.params.items()},
                 "features": ",".join(run.model.features),
                 "label_rule": training["label_rule"][0],
-                "calibration": "isotonic regression on out-of-fold probabilities",
+                "calibration": f"{DESCRIPTIONS[run.calibration.method]}, on the out-of-fold "
+                "probabilities, chosen by the lowest cross-fitted Brier score",
+                "calibration_method": run.calibration.method,
                 "threshold_rule": run.calibration.threshold_rule,
                 "bands": ", ".join(f"{n} ≥ {b:.3f}" for n, b in run.calibration.bands),
                 "era_matched": era.matched.statement,
@@ -381,6 +386,8 @@ def illicit_classifier(
             ),
             "brier_before": run.calibration.brier_before,
             "brier_after": run.calibration.brier_after,
+            "calibration_method": run.calibration.method,
+            "calibration": MetadataValue.md(calibration_markdown(run.calibration_report)),
             "registered_version": version,
             "champion_decision": decision,
             "model": MetadataValue.path(str(model_path)),

@@ -418,3 +418,20 @@ def confidence_words(probability: float, low: float, high: float, threshold: flo
             _percent(threshold)
         )
     return f"uncertain: the interval ({interval}) spans the threshold {_percent(threshold)}"
+
+
+def markdown(report: CalibrationReport) -> str:
+    """The candidates as a Markdown table: cross-fitted figures, the raw scores first."""
+    lines = [
+        f"Cross-fitted on {report.folds} folds; ECE over {report.ece_bins} equal-width bins.",
+        "",
+        "| method | Brier | ECE | distinct values | share at exactly 0 or 1 | chosen |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for row in report.table.iter_rows(named=True):
+        name = "raw (out-of-fold)" if row["method"] == "raw" else row["method"]
+        lines.append(
+            f"| {name} | {row['brier']:.4f} | {row['ece']:.4f} | {row['distinct_values']:,.0f} "
+            f"| {row['extreme_share']:.2%} | {'yes' if row['chosen'] else ''} |"
+        )
+    return "\n".join(lines)

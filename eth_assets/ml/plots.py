@@ -152,13 +152,20 @@ def logloss_plot(train: Sequence[float], test: Sequence[float], path: Path) -> P
 
 
 def reliability_plot(
-    labels: np.ndarray, before: np.ndarray, after: np.ndarray, path: Path, bins: int = 10
+    labels: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    path: Path,
+    bins: int = 10,
+    after_label: str = "after calibration (cross-fitted)",
 ) -> Path:
     """Observed share of illicit accounts against the predicted probability, per decile bin,
-    before and after calibration; the diagonal is perfect calibration."""
+    before and after calibration; the diagonal is perfect calibration. `after` should be
+    cross-fitted (each row calibrated by a map fitted without its fold): a map evaluated on the
+    rows it was fitted to lies on the diagonal by construction."""
     figure, axis = plt.subplots(figsize=(WIDTH_INCHES, 3.6))
     edges = np.linspace(0, 1, bins + 1)
-    for name, values in (("before calibration", before), ("after calibration", after)):
+    for name, values in (("before calibration", before), (after_label, after)):
         index = np.clip(np.digitize(values, edges) - 1, 0, bins - 1)
         shown = [b for b in range(bins) if (index == b).any()]
         predicted = [values[index == b].mean() for b in shown]

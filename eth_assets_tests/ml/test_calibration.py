@@ -19,6 +19,7 @@ from eth_assets.ml.calibration import (
     expected_calibration_error,
     fit_curve,
     laplace_bound,
+    markdown,
     max_f1_threshold,
     sigmoid,
 )
@@ -184,3 +185,21 @@ def test_confidence_in_words() -> None:
     assert confidence_words(0.5, 0.5, 0.5, 0.5).startswith("confident")  # flagged at ≥
     with pytest.raises(ValueError, match="outside its interval"):
         confidence_words(0.9, 0.1, 0.2, 0.5)
+
+
+def test_the_report_names_its_metrics_and_draws_its_table() -> None:
+    labels, raw = _overconfident(600)
+    _, report = fit_calibration(labels, raw, CUTOFFS, default_folds(labels, 5))
+    metrics = report.metrics()
+    assert {
+        "calibration_brier_raw", "calibration_brier_cross_fitted", "calibration_ece_raw",
+        "calibration_ece_cross_fitted", "calibration_distinct_values",
+        "calibration_extreme_share",
+    } <= set(metrics)  # fmt: skip
+    assert {f"calibration_{m}_brier" for m in METHODS} <= set(metrics)
+    assert metrics["calibration_brier_cross_fitted"] == min(
+        metrics[f"calibration_{m}_brier"] for m in METHODS
+    )
+    table = markdown(report)
+    assert table.count("\n| ") == 1 + len(METHODS) + 1  # header, raw, one row per method
+    assert f"| {report.method} |" in table and "| yes |" in table
