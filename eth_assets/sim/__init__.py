@@ -11,8 +11,10 @@ from eth_assets.sim.day import empty_day, generate_day, generate_days
 from eth_assets.sim.labels import (
     accounts_table,
     darklist_entries,
+    entity_label_entries,
     write_accounts,
     write_darklist,
+    write_entity_labels,
 )
 from eth_assets.sim.population import build_population
 
@@ -29,8 +31,10 @@ __all__ = [
     "clear_caches",
     "darklist_entries",
     "empty_day",
+    "entity_label_entries",
     "generate_day",
     "generate_days",
     "write_accounts",
     "write_darklist",
+    "write_entity_labels",
 ]

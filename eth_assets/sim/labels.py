@@ -106,3 +106,25 @@ def write_accounts(config: SimConfig, path: Path) -> Path:
     sink = pa.BufferOutputStream()
     pacsv.write_csv(accounts_table(config), sink)
     return _write_atomic(Path(path), sink.getvalue().to_pybytes())
+
+
+# Entity kinds of the simulated chain's known services, as Etherscan's label cloud names them.
+ENTITY_KINDS: dict[str, str] = {A.EXCHANGE.name: "exchange", A.POOL.name: "mining"}
+
+
+def entity_label_entries(config: SimConfig) -> dict[str, dict[str, object]]:
+    """The simulated exchanges and mining pools in Etherscan's label-cloud format
+    ({address: {"name", "labels"}}): entity labels for naming counterparties, never fraud labels."""
+    entries: dict[str, dict[str, object]] = {}
+    for archetype, kind in ENTITY_KINDS.items():
+        accounts = [a for a in accounts_table(config).to_pylist() if a["archetype"] == archetype]
+        for number, account in enumerate(accounts, start=1):
+            name = f"Simulated {archetype.replace('_', ' ')} {number}"
+            entries[account["address"]] = {"name": name, "labels": [kind]}
+    return entries
+
+
+def write_entity_labels(config: SimConfig, path: Path) -> Path:
+    """Write the entity labels JSON to `path` (deterministic bytes); returns the path."""
+    text = json.dumps(entity_label_entries(config), indent=1, sort_keys=True) + "\n"
+    return _write_atomic(Path(path), text.encode("utf-8"))
