@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from dagster_gcp import BigQueryResource
 
 from eth_assets.duckdb_utils import connect
+from eth_assets.ml.explain import REASON_TYPE
 from eth_assets.publish import publish_snapshot
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
 from eth_assets.resources.lake import ParquetLake
@@ -369,37 +370,82 @@ UNKNOWN = "0x" + "ef" * 20
 CHECKSUMMED = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 example, scored too
 
 
+def _hand_made_reasons() -> list[list[dict[str, object]]]:
+    """The known address's reasons: one raising its risk, one lowering it (as scoring writes)."""
+    raising = {
+        "feature": "unique_received_from_addresses",
+        "label": "distinct addresses received from",
+        "direction": "raises",
+        "points": 0.3125,
+        "shap_log_odds": 1.5,
+        "value": 312.0,
+        "category": None,
+        "unit": "count",
+        "shown": "312",
+        "percentile_all": 98.0,
+        "percentile_illicit": 90.0,
+        "percentile_others": 99.0,
+        "median_illicit": 40.0,
+        "median_others": 3.0,
+        "sentence": "raises the risk by 31.2 points — distinct addresses received from: 312, "
+        "higher than 98 % of scored addresses (known illicit: median 40, others: median 3)",
+    }
+    lowering = {
+        **raising,
+        "feature": "time_diff_between_first_and_last_mins",
+        "label": "minutes between first and last transaction",
+        "direction": "lowers",
+        "points": -0.051,
+        "shap_log_odds": -0.4,
+        "value": 5760.0,
+        "unit": "minutes",
+        "shown": "4.0 days",
+        "sentence": "lowers the risk by 5.1 points — minutes between first and last "
+        "transaction: 4.0 days, lower than 80 % of scored addresses",
+    }
+    return [[raising, lowering], [], []]
+
+
 def _hand_made_scores(model: str) -> pl.DataFrame:
     rows = [
-        (KNOWN, True, 0.93, True, "critical", ["distinct addresses received from: 312"], 3, True),
-        (QUIET, False, None, False, "no activity", [], 0, False),
-        (CHECKSUMMED.lower(), True, 0.02, False, "low", [], 1, False),
+        (KNOWN, True, 0.93, True, "critical", 3, True),
+        (QUIET, False, None, False, "no activity", 0, False),
+        (CHECKSUMMED.lower(), True, 0.02, False, "low", 1, False),
     ]
+    details = _hand_made_reasons()
+    entry = {
+        "source": "mew_darklist",
+        "category": "phishing",
+        "name": "Fake MEW",
+        "date": "2018-01-02",
+    }
     return pl.DataFrame(
         {
             "address": [r[0] for r in rows],
             "has_activity": [r[1] for r in rows],
             "probability": [r[2] for r in rows],
+            "probability_low": [0.88, None, 0.01],
+            "probability_high": [0.96, None, 0.04],
             "is_flagged": [r[3] for r in rows],
             "band": [r[4] for r in rows],
             "illicit_type": ["phishing", None, None],
             "illicit_type_probability": [0.72, None, None],
             "threshold": [0.5] * 3,
-            "reasons": pl.Series([r[5] for r in rows], dtype=pl.List(pl.Utf8)),
-            "reason_features": pl.Series([[], [], []], dtype=pl.List(pl.Utf8)),
-            "profile_id": [r[6] for r in rows],
+            "reasons": pl.Series([[d["sentence"] for d in ds] for ds in details]),
+            "reason_features": pl.Series([[d["feature"] for d in ds] for ds in details]),
+            "reason_details": pl.Series(details, dtype=pl.List(REASON_TYPE)),
+            "profile_id": [r[5] for r in rows],
             "profile_name": ["busy hubs", "no activity", "dormant small movers"],
             "profile_sets_apart": [
-                "counterparties +1.1 sd",
-                "no transaction",
-                "transactions −1 sd",
+                "higher counterparties (median 40 against 3 for all active addresses)",
+                "no transaction or token transfer before as_of",
+                "lower transactions and token transfers (median 1 against 5 for all active "
+                "addresses)",
             ],
             "profile_values": ['{"transactions": 29.0}', "{}", '{"transactions": 1.0}'],
-            "label_hits": pl.Series(
-                [["mew_darklist: phishing — Fake MEW (2018-01-02)"], None, None],
-                dtype=pl.List(pl.Utf8),
-            ),
+            "label_hits": pl.Series([[entry], None, None]),
             "model": [model] * 3,
+            "chain_source": ["simulated:seed=7,accounts=100"] * 3,
         }
     )
 
@@ -409,6 +455,8 @@ def publish_hand_made_scores(folder: Path, name: str, model: str) -> None:
     manifest = {
         "model": model,
         "as_of": "2021-06-30T00:00:00+00:00",
+        "chain_source": "simulated:seed=7,accounts=100",
+        "published_at": "2021-07-01T02:00:00+00:00",
         "dagster_run_id": "run-1",
         "bands": [["low", 0.0], ["medium", 0.25], ["high", 0.5], ["critical", 0.9]],
     }

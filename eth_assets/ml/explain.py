@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from eth_assets.ml.units import readable, unit
 
@@ -114,6 +115,27 @@ def ordinal(number: int) -> str:
 
 
 RAISES, LOWERS = "raises", "lowers"
+
+# One reason as the scores table stores it (the API's `reasons` objects).
+REASON_TYPE = pl.Struct(
+    {
+        "feature": pl.Utf8,
+        "label": pl.Utf8,
+        "direction": pl.Utf8,
+        "points": pl.Float64,
+        "shap_log_odds": pl.Float64,
+        "value": pl.Float64,
+        "category": pl.Utf8,
+        "unit": pl.Utf8,
+        "shown": pl.Utf8,
+        "percentile_all": pl.Float64,
+        "percentile_illicit": pl.Float64,
+        "percentile_others": pl.Float64,
+        "median_illicit": pl.Float64,
+        "median_others": pl.Float64,
+        "sentence": pl.Utf8,
+    }
+)
 
 
 def _nan(value: float) -> float | None:

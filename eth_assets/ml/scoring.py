@@ -9,31 +9,10 @@ import numpy as np
 import polars as pl
 
 from eth_assets.ml.classifier import IllicitModel
-from eth_assets.ml.explain import Reason, explain_rows, top_reasons
+from eth_assets.ml.explain import REASON_TYPE, Reason, explain_rows, top_reasons
 from eth_assets.ml.illicit_type import IllicitTypeModel
 
 NO_ACTIVITY_BAND = "no activity"
-
-# One reason as the scores table stores it (the API's `reasons` objects).
-REASON_TYPE = pl.Struct(
-    {
-        "feature": pl.Utf8,
-        "label": pl.Utf8,
-        "direction": pl.Utf8,
-        "points": pl.Float64,
-        "shap_log_odds": pl.Float64,
-        "value": pl.Float64,
-        "category": pl.Utf8,
-        "unit": pl.Utf8,
-        "shown": pl.Utf8,
-        "percentile_all": pl.Float64,
-        "percentile_illicit": pl.Float64,
-        "percentile_others": pl.Float64,
-        "median_illicit": pl.Float64,
-        "median_others": pl.Float64,
-        "sentence": pl.Utf8,
-    }
-)
 
 
 def shap_in_points(

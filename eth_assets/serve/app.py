@@ -9,8 +9,6 @@ the one-address query takes the address as a bound parameter.
 
 from __future__ import annotations
 
-import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,14 +16,21 @@ from typing import Literal
 import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from eth_assets.addresses import address_problem, to_checksum_address
+from eth_assets.serve.answers import Links, answer, is_simulated, not_scored
+from eth_assets.serve.page import error_block, render_answer, render_page
 from eth_assets.serve.reports import ReportStore
+from eth_assets.serve.screening import ScreeningError, parse_addresses, report_row, to_csv
 from eth_assets.serve.snapshot import Snapshot, SnapshotSource
 
 MAX_BODY_BYTES = 64 * 1024
+# A screening upload of `screen_limit` addresses with a few columns each fits in this.
+MAX_SCREEN_BYTES = 512 * 1024
 ERRORS = {400: {"description": "Malformed input: the message names the problem"}}
 
 
@@ -36,6 +41,7 @@ class ServeSettings:
     published: Path  # the folder of address_scores snapshots
     reports: Path  # the folder of the reports file
     batch_limit: int = 100
+    screen_limit: int = 1000
     dagster_url: str = "http://127.0.0.1:3000"
     mlflow_url: str = "http://127.0.0.1:5000"
 
@@ -53,10 +59,6 @@ def check_address(text: object) -> str:
     if problem == "EIP-55 checksum mismatch":
         problem += f"; the checksummed form is {to_checksum_address(str(text).strip().lower())}"
     raise BadInput(f"{shown} is not an Ethereum address: {problem}")
-
-
-def _number(value: object) -> float | None:
-    return None if value is None else float(value)
 
 
 class ScoringUnavailable(RuntimeError):
@@ -79,74 +81,19 @@ def look_up(snapshot: Snapshot, addresses: list[str]) -> dict[str, dict[str, obj
     return found
 
 
-def _timestamp(value: object) -> str | None:
-    return value.isoformat() if hasattr(value, "isoformat") else None
+def context_of(snapshot: Snapshot, address: str) -> dict[str, object] | None:
+    """Exposure, counterparties, activity, holdings and score history of `address` (None for a
+    snapshot published without them)."""
+    context = getattr(snapshot, "context", None)
+    return context(address) if context is not None else None
 
 
-def answer(
+def full_answer(
     snapshot: Snapshot, address: str, row: dict[str, object], settings: ServeSettings
 ) -> dict[str, object]:
-    """The full answer for a scored address (probability, band, reasons, profile, lists)."""
-    manifest = snapshot.manifest
-    run_id = str(manifest.get("dagster_run_id", ""))
-    model = str(row.get("model") or manifest.get("model", ""))
-    name, _, version = model.partition(" v")
-    return {
-        "address": address,
-        "as_of": manifest.get("as_of"),
-        "model": model,
-        "snapshot": snapshot.name,
-        "scored": row.get("scored", "snapshot"),
-        "scored_at": _timestamp(row.get("scored_at")),
-        "has_activity": bool(row["has_activity"]),
-        # The most likely type of illicit activity of a flagged address (NULL otherwise, and in
-        # snapshots published before the type model).
-        "illicit_type": row.get("illicit_type"),
-        "illicit_type_probability": _number(row.get("illicit_type_probability")),
-        "illicit": {
-            "probability": _number(row["probability"]),
-            "threshold": _number(row["threshold"]),
-            "flagged": bool(row["is_flagged"]),
-            "band": row["band"],
-            "bands": manifest.get("bands"),
-            "reasons": list(row["reasons"] or []),
-            "reason_features": list(row["reason_features"] or []),
-        },
-        "profile": {
-            "id": row["profile_id"],
-            "name": row["profile_name"],
-            "defined_by": row.get("profile_sets_apart"),
-            "values": json.loads(row["profile_values"]) if row.get("profile_values") else {},
-        },
-        "label_lists": list(row.get("label_hits") or []),
-        "links": {
-            "dagster_asset": f"{settings.dagster_url}/assets/address_scores",
-            "dagster_run": f"{settings.dagster_url}/runs/{run_id}" if run_id else None,
-            "mlflow_model": f"{settings.mlflow_url}/#/models/{name}/versions/{version}"
-            if version.isdigit()
-            else None,
-        },
-    }
-
-
-def not_scored(snapshot: Snapshot, address: str) -> dict[str, object]:
-    """Why an address has no score: no history in the store, or a store that cannot score it."""
-    as_of = snapshot.manifest.get("as_of")
-    if snapshot.on_the_fly is not None:
-        error = (
-            f"no history of {address} in the store as of {as_of}: no transaction or token "
-            "transfer of it before that cut-off, so it has no score (an unknown address is "
-            "never reported as clean)"
-        )
-        lists = snapshot.on_the_fly.label_hits.get(address, [])
-        return {"address": address, "error": error, "label_lists": lists}
-    error = (
-        f"no score for {address}: it is not among the {len(snapshot.rows):,} addresses scored "
-        f"as of {as_of}, and it is not scored on the fly because "
-        f"{snapshot.on_the_fly_note or 'this snapshot does not allow it'} (its history is not "
-        "in the store as far as the scores go; an unknown address is never reported as clean)"
-    )
-    return {"address": address, "error": error}
+    """The API's answer for a scored address, with its context."""
+    links = Links(settings.dagster_url, settings.mlflow_url)
+    return answer(snapshot, address, row, links, context_of(snapshot, address))
 
 
 class BatchRequest(BaseModel):
@@ -159,12 +106,43 @@ class ReportRequest(BaseModel):
     text: str = Field("", max_length=2000)
 
 
+def batch_results(
+    snapshot: Snapshot, items: list[str], settings: ServeSettings
+) -> list[dict[str, object]]:
+    """The answer of every item, in order: 200 with the answer, 400 naming what is wrong with
+    the item, or 404 saying why it has no score (one on-the-fly query for all it lacks)."""
+    keys: dict[int, str] = {}
+    problems: dict[int, str] = {}
+    for index, item in enumerate(items):
+        try:
+            keys[index] = check_address(item)
+        except BadInput as error:
+            problems[index] = str(error)
+    rows = look_up(snapshot, list(dict.fromkeys(keys.values())))
+    results: list[dict[str, object]] = []
+    for index, item in enumerate(items):
+        if index in problems:
+            results.append({"input": item, "status": 400, "error": problems[index]})
+            continue
+        key = keys[index]
+        row = rows[key]
+        if row is None:
+            results.append({"input": item, "status": 404, **not_scored(snapshot, key)})
+        else:
+            results.append(
+                {"input": item, "status": 200, **full_answer(snapshot, key, row, settings)}
+            )
+    return results
+
+
 def create_app(settings: ServeSettings) -> FastAPI:
-    """The app over `settings.published`; reports go to `settings.reports`."""
-    app = FastAPI(
+    """The app over `settings.published`; reports go to `settings.reports`. Its API docs
+    (/docs, /redoc) load Swagger UI and ReDoc from the installed package, not from a CDN."""
+    app = FastAPIOffline(
         title="eth_assets address scores",
-        description="Investor profile and illicit-account risk of an Ethereum address.",
-        version="1",
+        description="Investor profile and illicit-account risk of an Ethereum address, with "
+        "the reasons on both sides, exposure, counterparties and activity over time.",
+        version="2",
     )
     snapshots = SnapshotSource(settings.published)
     reports = ReportStore(settings.reports)
@@ -189,10 +167,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        limit = MAX_SCREEN_BYTES if request.url.path == "/api/v1/screen" else MAX_BODY_BYTES
+        if length and length.isdigit() and int(length) > limit:
             return JSONResponse(
                 status_code=400,
-                content={"error": f"request body of {length} bytes is over {MAX_BODY_BYTES}"},
+                content={"error": f"request body of {length} bytes is over {limit}"},
             )
         return await call_next(request)
 
@@ -203,6 +182,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             "status": "ok",
             "model": snapshot.manifest.get("model"),
             "as_of": snapshot.manifest.get("as_of"),
+            "chain_source": snapshot.manifest.get("chain_source"),
             "snapshot": snapshot.name,
             "scored_addresses": len(snapshot.rows),
         }
@@ -214,7 +194,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         row = look_up(snapshot, [key])[key]
         if row is None:
             return JSONResponse(status_code=404, content=not_scored(snapshot, key))
-        return JSONResponse(content=answer(snapshot, key, row, settings))
+        return JSONResponse(content=full_answer(snapshot, key, row, settings))
 
     @app.post("/api/v1/addresses:batch", responses=ERRORS)
     def batch(request: BatchRequest) -> dict[str, object]:
@@ -224,32 +204,40 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 f"{settings.batch_limit}"
             )
         snapshot = snapshots.current()
-        keys: dict[int, str] = {}
-        problems: dict[int, str] = {}
-        for index, item in enumerate(request.addresses):
-            try:
-                keys[index] = check_address(item)
-            except BadInput as error:
-                problems[index] = str(error)
-        rows = look_up(snapshot, list(dict.fromkeys(keys.values())))
-        results = []
-        for index, item in enumerate(request.addresses):
-            if index in problems:
-                results.append({"input": item, "status": 400, "error": problems[index]})
-                continue
-            key = keys[index]
-            row = rows[key]
-            if row is None:
-                results.append({"input": item, "status": 404, **not_scored(snapshot, key)})
-            else:
-                results.append(
-                    {"input": item, "status": 200, **answer(snapshot, key, row, settings)}
-                )
         return {
             "snapshot": snapshot.name,
             "as_of": snapshot.manifest.get("as_of"),
-            "results": results,
+            "results": batch_results(snapshot, request.addresses, settings),
         }
+
+    @app.post(
+        "/api/v1/screen",
+        responses={
+            **ERRORS,
+            200: {"content": {"text/csv": {}}, "description": "One row per line of the upload"},
+        },
+    )
+    async def screen(request: Request, format: Literal["json", "csv"] = "json") -> Response:
+        """Screen a CSV of addresses (one per line, or an `address` column), sent as the body
+        (text/csv) or as the `file` field of a form: band, probability, top reasons and
+        exposure per line; malformed lines reported with their line number."""
+        content = await upload(request)
+        try:
+            lines, _ = parse_addresses(content, settings.screen_limit)
+        except ScreeningError as error:
+            raise BadInput(str(error)) from error
+        snapshot = snapshots.current()
+        results = batch_results(snapshot, [line.text for line in lines], settings)
+        rows = [report_row(line, result) for line, result in zip(lines, results, strict=True)]
+        if format == "csv":
+            return PlainTextResponse(
+                to_csv(rows),
+                media_type="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="screening.csv"'},
+            )
+        return JSONResponse(
+            {"snapshot": snapshot.name, "as_of": snapshot.manifest.get("as_of"), "rows": rows}
+        )
 
     @app.post("/api/v1/reports", status_code=201, responses=ERRORS)
     def report(request: ReportRequest) -> dict[str, object]:
@@ -273,111 +261,62 @@ def create_app(settings: ServeSettings) -> FastAPI:
             try:
                 key = check_address(address)
             except BadInput as error:
-                body, status = f'<p class="error">{html.escape(str(error))}</p>', 400
+                body, status = error_block(str(error)), 400
             else:
                 shown = to_checksum_address(key)
                 body, status = page_result(snapshot, key, settings)
+        summary = {
+            "scored": len(snapshot.rows),
+            "as_of": snapshot.manifest.get("as_of"),
+            "model": snapshot.manifest.get("model"),
+            "screen_limit": settings.screen_limit,
+        }
+        simulated = is_simulated(snapshot.manifest.get("chain_source"))
         return HTMLResponse(
-            render_page(address, shown, body, snapshot, reports.count()), status_code=status
+            render_page(address, shown, body, summary, simulated), status_code=status
         )
 
     return app
+
+
+async def upload(request: Request) -> bytes:
+    """The uploaded file's bytes: the `file` field of a multipart form, or the raw body; read
+    no further than MAX_SCREEN_BYTES whatever the headers say (a chunked body has no length)."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=1, max_fields=4, max_part_size=MAX_SCREEN_BYTES)
+        except HTTPException as error:  # Starlette's refusal of an oversized or broken form
+            raise BadInput(f"the form could not be read: {error.detail}") from error
+        file = form.get("file")
+        if file is None or isinstance(file, str):
+            raise BadInput("the form has no `file` field holding the CSV of addresses")
+        content = await file.read(MAX_SCREEN_BYTES + 1)
+    else:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_SCREEN_BYTES:
+                break
+            chunks.append(chunk)
+        content = b"".join(chunks)
+        if size > MAX_SCREEN_BYTES:
+            content += b"x"
+    if len(content) > MAX_SCREEN_BYTES:
+        raise BadInput(f"the upload is over {MAX_SCREEN_BYTES} bytes")
+    return content
 
 
 def page_result(snapshot: Snapshot, key: str, settings: ServeSettings) -> tuple[str, int]:
     """The page's result block for a valid address, and its HTTP status."""
     try:
         row = look_up(snapshot, [key])[key]
-    except ScoringUnavailable as error:
-        return f'<p class="error">{html.escape(str(error))}</p>', 503
+    except ScoringUnavailable:
+        return error_block(
+            "The data store cannot be read just now, so this address cannot be scored. "
+            "Try again in a minute."
+        ), 503
     if row is None:
-        return f'<p class="error">{html.escape(not_scored(snapshot, key)["error"])}</p>', 404
-    return render_answer(answer(snapshot, key, row, settings)), 200
-
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;color:#222}
-form{display:flex;gap:.5rem;flex-wrap:wrap}input[type=text]{flex:1;min-width:14rem;padding:.5rem;
-font-family:monospace}button{padding:.5rem 1rem}.error{color:#a00}section{border-top:1px solid
-#ddd;margin-top:1rem}.band{font-weight:bold;padding:.1rem .4rem;border-radius:.3rem}
-.band-critical{background:#c00;color:#fff}.band-high{background:#f60;color:#fff}
-.band-medium{background:#fc3}.band-low{background:#9c6}.band-no-activity{background:#ccc}
-table{border-collapse:collapse}td,th{padding:.2rem .5rem;text-align:left;border-bottom:1px solid
-#eee}footer{margin-top:2rem;font-size:.85rem;color:#666}code{word-break:break-all}
-"""
-
-
-def render_answer(data: dict[str, object]) -> str:
-    """The result block of the page."""
-    e = html.escape
-    risk = data["illicit"]
-    profile = data["profile"]
-    band = str(risk["band"])
-    if risk["probability"] is None:
-        risk_text = "No behavioural score: no transaction or token transfer before the cut-off."
-    else:
-        decision = "flagged as likely illicit" if risk["flagged"] else "not flagged"
-        risk_text = (
-            f"Illicit probability {risk['probability']:.1%} (calibrated), {decision} at the "
-            f"threshold {risk['threshold']:.1%}."
-        )
-    kind = data.get("illicit_type")
-    likely = (
-        f'<p id="illicit-type">likely type: {e(str(kind).replace("_", " "))} '
-        f"({float(data['illicit_type_probability'] or 0.0) * 100:.0f} %)</p>"
-        if risk["flagged"] and kind
-        else ""
-    )
-    bands = ", ".join(f"{e(str(n))} from {float(b):.0%}" for n, b in (risk["bands"] or []))
-    reasons = "".join(f"<li>{e(r)}</li>" for r in risk["reasons"]) or "<li>none</li>"
-    values = "".join(
-        f"<tr><td>{e(k.replace('_', ' '))}</td><td>{v:,.4g}</td></tr>"
-        for k, v in profile["values"].items()
-    )
-    lists = "".join(f"<li>{e(x)}</li>" for x in data["label_lists"])
-    listed = (
-        f"<section><h3>On label lists</h3><p>Reported by third parties, shown apart from the "
-        f"model's opinion:</p><ul>{lists}</ul></section>"
-        if lists
-        else "<section><h3>On label lists</h3><p>Not on any list the pipeline reads.</p></section>"
-    )
-    links = data["links"]
-    link_items = " · ".join(
-        f'<a href="{e(str(url))}">{e(name.replace("_", " "))}</a>'
-        for name, url in links.items()
-        if url
-    )
-    name = e(str(profile["name"]))
-    scored = (
-        f"scored on the fly at {e(str(data['scored_at']))} (not in snapshot "
-        f"{e(str(data['snapshot']))}: its features were computed from the store for this request)"
-        if data.get("scored") == "on the fly"
-        else f"snapshot {e(str(data['snapshot']))}"
-    )
-    return f"""
-<section id="risk"><h3>Illicit risk</h3>
-<p><span class="band band-{e(band.replace(" ", "-"))}" id="band">{e(band)}</span> {e(risk_text)}</p>
-{likely}<p>Bands: {bands}.</p><h4>Top reasons</h4><ol id="reasons">{reasons}</ol></section>
-<section id="profile"><h3>Investor profile: <span id="profile-name">{name}</span></h3>
-<p>{e(str(profile["defined_by"] or ""))}</p><table>{values}</table></section>
-{listed}
-<section><h3>Provenance</h3><p>Data as of {e(str(data["as_of"]))}; model {e(str(data["model"]))};
-{scored}.</p><p>{link_items}</p></section>"""
-
-
-def render_page(address: str, shown: str, body: str, snapshot: Snapshot, report_count: int) -> str:
-    """The whole page: the form (keeping what was typed), the result under `shown`, a footer."""
-    e = html.escape
-    as_of, model = e(str(snapshot.manifest.get("as_of"))), e(str(snapshot.manifest.get("model")))
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>eth_assets · address</title><style>{STYLE}</style></head><body>
-<h1>Ethereum address</h1>
-<form method="get" action="/"><input type="text" name="address" id="address"
- value="{e(address)}" placeholder="0x… (40 hex digits)" aria-label="address">
-<button type="submit" id="submit">Look up</button></form>
-{f'<div id="result"><h2><code>{e(shown)}</code></h2>{body}</div>' if body else ""}
-<footer>{len(snapshot.rows):,} addresses scored, data as of {as_of},
-model {model}. {report_count:,} misclassification reports
-received (<code>POST /api/v1/reports</code>). API schema: <a href="/docs">/docs</a>.</footer>
-</body></html>"""
+        missing = not_scored(snapshot, key)
+        return error_block(str(missing["error"]), str(missing.get("detail") or "")), 404
+    return render_answer(full_answer(snapshot, key, row, settings)), 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -32,12 +33,26 @@ def test_a_scored_address_is_answered_in_full(setup) -> None:
     data = client.get(f"/api/v1/addresses/{KNOWN.upper().replace('0X', '0x')}").json()
     assert data["address"] == KNOWN
     assert data["illicit"]["band"] == "critical" and data["illicit"]["probability"] == 0.93
-    assert data["illicit"]["reasons"] == ["distinct addresses received from: 312"]
+    raising, lowering = data["illicit"]["reasons"]
+    assert raising["direction"] == "raises" and raising["points"] == 0.3125
+    assert raising["feature"] == "unique_received_from_addresses" and raising["value"] == 312.0
+    assert lowering["direction"] == "lowers" and lowering["points"] < 0
+    assert data["illicit"]["reason_features"] == [
+        "unique_received_from_addresses",
+        "time_diff_between_first_and_last_mins",
+    ]
+    assert data["illicit"]["interval"] == [0.88, 0.96]
+    assert data["illicit"]["confidence"].startswith("confident")
     assert data["illicit_type"] == "phishing" and data["illicit_type_probability"] == 0.72
     assert data["profile"]["name"] == "busy hubs"
-    assert data["profile"]["values"] == {"transactions": 29.0}
-    assert data["label_lists"] == ["mew_darklist: phishing — Fake MEW (2018-01-02)"]
+    assert data["profile"]["values"] == {"transactions": {"value": 29.0, "shown": "29"}}
+    assert data["label_lists"] == [
+        {"source": "mew_darklist", "category": "phishing", "name": "Fake MEW", "date": "2018-01-02"}
+    ]
     assert data["as_of"] == "2021-06-30T00:00:00+00:00"
+    assert data["chain_source"].startswith("simulated") and data["simulated"] is True
+    assert data["data_age_days"] > 365
+    assert data["links"]["etherscan"] == "https://etherscan.io/address/" + data["checksummed"]
     assert data["links"]["mlflow_model"].endswith(
         "/#/models/eth_assets.illicit_classifier/versions/1"
     )
@@ -56,10 +71,10 @@ def test_an_unknown_address_is_404_with_the_reason(setup) -> None:
     client, _ = setup
     response = client.get(f"/api/v1/addresses/{UNKNOWN}")
     assert response.status_code == 404
-    error = response.json()["error"]
-    assert "not among the 3 addresses scored as of 2021-06-30" in error
-    assert "published without what on-the-fly scoring needs" in error
-    assert "never reported as clean" in error
+    body = response.json()
+    assert "not among the 3 addresses scored as of 2021-06-30" in body["error"]
+    assert "not a clean bill" in body["error"] and len(body["error"].split()) < 30
+    assert "published without what on-the-fly scoring needs" in body["detail"]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +117,7 @@ def test_batches_answer_every_item_in_full(setup) -> None:
     ).json()["results"]
     assert [r["status"] for r in results] == [200, 404, 400]
     assert results[0]["illicit_type"] == "phishing"
-    assert results[0]["illicit"]["reasons"] == ["distinct addresses received from: 312"]
+    assert results[0]["illicit"]["reasons"][0]["direction"] == "raises"
     assert "wrong length" in results[2]["error"]
 
 
@@ -117,7 +132,8 @@ def test_reports_are_stored_and_survive_a_restart(setup) -> None:
     bad = client.post("/api/v1/reports", json={"address": KNOWN, "claimed_label": "maybe"})
     assert bad.status_code == 400
     restarted = TestClient(create_app(settings))
-    assert "1 misclassification reports" in restarted.get("/").text
+    assert restarted.get("/").status_code == 200
+    assert len(settings.reports.joinpath("reports.jsonl").read_text().splitlines()) == 1
 
 
 def test_the_page_shows_profile_band_reasons_and_lists(setup) -> None:
@@ -126,13 +142,64 @@ def test_the_page_shows_profile_band_reasons_and_lists(setup) -> None:
     assert page.status_code == 200
     text = page.text
     assert 'id="band">critical<' in text and "busy hubs" in text
-    assert "distinct addresses received from: 312" in text
-    assert "mew_darklist: phishing" in text and "<script" not in text
-    assert '<p id="illicit-type">likely type: phishing (72 %)</p>' in text
+    assert 'id="simulated-banner"' in text
+    up = text[text.index('id="reasons-up"') : text.index('id="reasons-down"')]
+    down = text[text.index('id="reasons-down"') :]
+    assert "▲ +31.2 points" in up and "distinct addresses received from: 312" in up
+    assert "▼ −5.1 points" in down and "4.0 days" in down
+    assert "<td>mew_darklist</td><td>phishing</td><td>Fake MEW</td>" in text
+    assert '<p id="illicit-type">likely type: phishing (72.0 %)</p>' in text
+    assert "likely 88.0 %–96.0 %" in text and 'id="confidence">confident' in text
+    assert 'id="report-form"' in text and "<script src" not in text
+    assert "https://etherscan.io/address/" in text
     unflagged = client.get("/", params={"address": CHECKSUMMED})
     assert unflagged.status_code == 200 and "likely type" not in unflagged.text
     assert client.get("/", params={"address": "0x12"}).status_code == 400
-    assert client.get("/", params={"address": UNKNOWN}).status_code == 404
+    unknown = client.get("/", params={"address": UNKNOWN})
+    assert unknown.status_code == 404 and "<details>" in unknown.text
+    assert "ETH_ASSETS_" not in unknown.text
+
+
+def test_a_csv_of_addresses_is_screened_line_by_line(setup) -> None:
+    client, _ = setup
+    upload = f"address,note\n{KNOWN},ours\n\n0x12,typo\n{UNKNOWN},x\n{CHECKSUMMED},y\n"
+    response = client.post("/api/v1/screen", content=upload, headers={"content-type": "text/csv"})
+    assert response.status_code == 200
+    rows = response.json()["rows"]
+    assert [(r["line"], r["status"]) for r in rows] == [(2, 200), (4, 400), (5, 404), (6, 200)]
+    assert rows[0]["band"] == "critical" and rows[0]["probability"] == 0.93
+    assert rows[0]["raising_reasons"].startswith("raises the risk by 31.2 points")
+    assert rows[0]["label_lists"] == "mew_darklist: phishing"
+    assert "wrong length" in rows[1]["error"]
+    as_csv = client.post(
+        "/api/v1/screen?format=csv",
+        files={"file": ("list.csv", f"{KNOWN}\n0x12\n".encode(), "text/csv")},
+    )
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    lines = as_csv.text.splitlines()
+    assert lines[0].startswith("line,input,address,status,band,probability")
+    assert lines[1].startswith(f"1,{KNOWN},{KNOWN},200,critical,0.93")
+    assert lines[2].startswith("2,0x12,,400,")
+
+
+def test_screening_is_bounded(setup) -> None:
+    client, settings = setup
+    too_many = "\n".join([KNOWN] * (settings.screen_limit + 1))
+    response = client.post("/api/v1/screen", content=too_many)
+    assert response.status_code == 400 and "the limit is 1,000" in response.json()["error"]
+    huge = client.post("/api/v1/screen", content=b"0" * (600 * 1024))
+    assert huge.status_code == 400 and "bytes" in huge.json()["error"]
+    binary = client.post("/api/v1/screen", content=b"\xff\xfe\x00")
+    assert binary.status_code == 400 and "not UTF-8" in binary.json()["error"]
+
+
+def test_the_api_docs_load_nothing_from_elsewhere(setup) -> None:
+    client, _ = setup
+    docs = client.get("/docs").text
+    assert "cdn" not in docs.lower() and "swagger-ui-bundle.js" in docs
+    for path in re.findall(r'(?:src|href)="(/[^"]+)"', docs):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/redoc").status_code == 200
 
 
 def test_a_new_snapshot_is_served_without_restart_and_never_mixed(setup) -> None:
