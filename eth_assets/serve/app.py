@@ -137,8 +137,10 @@ def batch_results(
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The app over `settings.published`; reports go to `settings.reports`. Its API docs
-    (/docs, /redoc) load Swagger UI and ReDoc from the installed package, not from a CDN."""
+    (/docs) load Swagger UI from the installed package, not from a CDN (ReDoc is left out: its
+    bundle still fetches a logo from one)."""
     app = FastAPIOffline(
+        redoc_url=None,
         title="eth_assets address scores",
         description="Investor profile and illicit-account risk of an Ethereum address, with "
         "the reasons on both sides, exposure, counterparties and activity over time.",
