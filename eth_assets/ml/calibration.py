@@ -431,7 +431,7 @@ def markdown(report: CalibrationReport) -> str:
     for row in report.table.iter_rows(named=True):
         name = "raw (out-of-fold)" if row["method"] == "raw" else row["method"]
         lines.append(
-            f"| {name} | {row['brier']:.4f} | {row['ece']:.4f} | {row['distinct_values']:,.0f} "
+            f"| {name} | {row['brier']:.5f} | {row['ece']:.4f} | {row['distinct_values']:,.0f} "
             f"| {row['extreme_share']:.2%} | {'yes' if row['chosen'] else ''} |"
         )
     return "\n".join(lines)
