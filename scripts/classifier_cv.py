@@ -168,8 +168,9 @@ def main() -> None:
     print(f"\nheadline setting, CV + final model + paper table: {seconds:.0f} s")
     print(f"final parameters: {run.model.params}")
     print(
-        f"calibration: Brier {run.calibration.brier_before:.4f} → "
-        f"{run.calibration.brier_after:.4f}; threshold {run.calibration.threshold:.3f}; bands "
+        f"calibration ({run.calibration.method}): Brier {run.calibration.brier_before:.4f} raw, "
+        f"{run.calibration.brier_after:.4f} cross-fitted; "
+        f"threshold {run.calibration.threshold:.3f}; bands "
         + ", ".join(f"{n} ≥ {b:.3f}" for n, b in run.calibration.bands)
     )
     print("\n| k folds | " + " | ".join(METRICS) + " |")
