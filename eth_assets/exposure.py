@@ -657,3 +657,53 @@ def read_exposure_provenance(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     if not found:
         return {}
     return dict(con.execute(f"SELECT key, value FROM {EXPOSURE_PROVENANCE_TABLE}").fetchall())
+
+
+@dataclass(frozen=True)
+class ExposureInputs:
+    """The tables address_exposure stored, as address_scores reads them."""
+
+    counterparties: pl.DataFrame
+    listed: pl.DataFrame
+    monthly: pl.DataFrame
+    holdings: pl.DataFrame
+    entities: pl.DataFrame
+    activity: pl.DataFrame | None  # address_activity (first_seen, last_seen), when stored
+    provenance: Mapping[str, str]
+
+
+def publishable_exposure(
+    inputs: ExposureInputs,
+    addresses: Sequence[str],
+    listed: Collection[str],
+    flagged: Collection[str],
+) -> AddressExposure:
+    """The snapshot's exposure of `addresses` (the scored ones) with the model's `flagged`
+    addresses and the label lists' `listed` ones, its top counterparties, monthly activity and
+    holdings: the attachments the address page reads. Indirect only where the store holds
+    whole histories (address_exposure's provenance says)."""
+    indirect = inputs.provenance.get("complete_histories") == "true"
+    base = with_flagged_parts(
+        inputs.listed.drop("in_universe", strict=False), inputs.counterparties, flagged
+    )
+    lists_read = bool(json.loads(inputs.provenance.get("label_sources", "[]")))
+    exposure = final_exposure(
+        addresses, inputs.counterparties, base, listed, flagged, indirect, lists_read
+    )
+    activity = (
+        inputs.activity.select("address", "first_seen", "last_seen")
+        if inputs.activity is not None
+        else pl.DataFrame(
+            schema={
+                "address": pl.Utf8,
+                "first_seen": pl.Datetime("us", "UTC"),
+                "last_seen": pl.Datetime("us", "UTC"),
+            }
+        )
+    )
+    return AddressExposure(
+        exposure=exposure.join(activity, on="address", how="left"),
+        counterparties=top_counterparties(inputs.counterparties),
+        monthly=inputs.monthly,
+        holdings=inputs.holdings,
+    )

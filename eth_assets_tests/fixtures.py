@@ -476,6 +476,7 @@ def graph_assets() -> list:
     from eth_assets.assets.analysis import elbow_analysis, tsne_embedding
     from eth_assets.assets.classifier import illicit_classifier, model_comparison, training_set
     from eth_assets.assets.datasets import clean_features
+    from eth_assets.assets.exposure import address_exposure
     from eth_assets.assets.features import address_features, address_universe
     from eth_assets.assets.illicit_type import illicit_type_model
     from eth_assets.assets.labels import illicit_labels
@@ -489,6 +490,7 @@ def graph_assets() -> list:
         illicit_labels,
         address_universe,
         address_features,
+        address_exposure,
         clean_features,
         elbow_analysis,
         tsne_embedding,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import numpy as np
 import polars as pl
 from dagster import (
@@ -25,6 +26,7 @@ from pydantic import Field
 from eth_assets import settings
 from eth_assets.assets.classifier import REGISTERED_MODEL, illicit_classifier
 from eth_assets.assets.datasets import clean_features
+from eth_assets.assets.exposure import address_exposure
 from eth_assets.assets.illicit_type import ASSET as TYPE_ASSET
 from eth_assets.assets.illicit_type import illicit_type_model
 from eth_assets.assets.metadata import markdown_table
@@ -36,15 +38,40 @@ from eth_assets.assets.model_runs import (
     table_exists,
 )
 from eth_assets.assets.profiles import investor_profiles
-from eth_assets.features import read_provenance
-from eth_assets.publish import publish_snapshot
+from eth_assets.exposure import (
+    COUNTERPARTIES_TABLE,
+    ENTITY_TABLE,
+    HOLDINGS_TABLE,
+    LISTED_TABLE,
+    MONTHLY_TABLE,
+    ExposureInputs,
+    exposure_declaration,
+    exposure_declaration_problem,
+    label_hits_frame,
+    labels_fingerprint,
+    publishable_exposure,
+    read_exposure_provenance,
+    training_label_overlap,
+)
+from eth_assets.features import ACTIVITY_TABLE, read_provenance
+from eth_assets.label_files import LABEL_COLUMNS
+from eth_assets.publish import publish_snapshot, read_current
 from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+from eth_assets.serve.context import (
+    COUNTERPARTIES,
+    ENTITIES,
+    EXPOSURE,
+    HOLDINGS,
+    MANIFEST,
+    MONTHLY,
+)
 from eth_assets.store_check import store_kind_problem
 
 STORE_KIND_CHECK = "address_scores_store_kind"
+EXPOSURE_CHECK = "address_scores_exposure_sources"
 
 if TYPE_CHECKING:
     from eth_assets.ml.classifier import IllicitModel
@@ -104,30 +131,48 @@ def _profile_values(flagged: pl.DataFrame, fit: dict[str, str], path: Path) -> p
     )
 
 
-def _label_hits(lake: ParquetLake) -> pl.DataFrame:
-    """Per listed address, its label-list entries as text ("source: category — name (date)")."""
+def _labels(lake: ParquetLake) -> pl.DataFrame:
+    """The lake's label rows (address, source, category, subcategory, name, date); empty before
+    illicit_labels ran."""
     path = lake.table_path("illicit_labels")
     if not path.is_file():
-        return pl.DataFrame(schema={"address": pl.Utf8, "label_hits": pl.List(pl.Utf8)})
-    labels = pl.read_parquet(path)
-    text = pl.concat_str(
-        [
-            pl.col("source"),
-            pl.lit(": "),
-            pl.col("category").fill_null("listed"),
-            pl.when(pl.col("name").is_not_null())
-            .then(pl.lit(" — ") + pl.col("name"))
-            .otherwise(pl.lit("")),
-            pl.when(pl.col("date").is_not_null())
-            .then(pl.lit(" (") + pl.col("date") + pl.lit(")"))
-            .otherwise(pl.lit("")),
-        ]
+        return pl.DataFrame(schema=dict.fromkeys(LABEL_COLUMNS, pl.Utf8))
+    return pl.read_parquet(path)
+
+
+def _exposure_inputs(con: duckdb.DuckDBPyConnection) -> ExposureInputs:
+    """The tables address_exposure stored, and how it computed them."""
+    tables = {
+        name: read_table(con, name, "address_exposure")
+        for name in (
+            COUNTERPARTIES_TABLE,
+            LISTED_TABLE,
+            MONTHLY_TABLE,
+            HOLDINGS_TABLE,
+            ENTITY_TABLE,
+        )
+    }
+    return ExposureInputs(
+        counterparties=tables[COUNTERPARTIES_TABLE],
+        listed=tables[LISTED_TABLE],
+        monthly=tables[MONTHLY_TABLE],
+        holdings=tables[HOLDINGS_TABLE],
+        entities=tables[ENTITY_TABLE],
+        activity=read_table(con, ACTIVITY_TABLE, "address_features")
+        if table_exists(con, ACTIVITY_TABLE)
+        else None,
+        provenance=read_exposure_provenance(con),
     )
-    return labels.group_by("address").agg(label_hits=text.sort())
 
 
 @asset(
-    deps=[clean_features, investor_profiles, illicit_classifier, illicit_type_model],
+    deps=[
+        clean_features,
+        investor_profiles,
+        illicit_classifier,
+        illicit_type_model,
+        address_exposure,
+    ],
     group_name="scores",
     kinds={"parquet", "duckdb"},
     tags=WAREHOUSE_TAG,
@@ -139,7 +184,15 @@ def _label_hits(lake: ParquetLake) -> pl.DataFrame:
             description="The model was trained on the same kind of store (full chain or chosen "
             "accounts' histories) as the features it scores; warns with the features' training "
             "and scoring means otherwise.",
-        )
+        ),
+        AssetCheckSpec(
+            EXPOSURE_CHECK,
+            asset="address_scores",
+            description="The snapshot manifest states the label lists exposure was computed "
+            "from, and declares those that the model's training labels also came from (listed "
+            "and flagged exposure are then not independent); the lists did not change since "
+            "address_exposure ran.",
+        ),
     ],
 )
 def address_scores(
@@ -177,6 +230,7 @@ def address_scores(
             if table_exists(con, "training_set")
             else None
         )
+        exposure_inputs = _exposure_inputs(con)
     known = flagged["is_labelled_illicit"].to_numpy()
     if training is not None:
         illicit = set(training.filter(pl.col("label") == 1)["address"].to_list())
@@ -186,7 +240,8 @@ def address_scores(
     published_at = datetime.now(UTC)
     profile_model = models.folder("investor_profiles") / "model.pkl"
     profile_values = _profile_values(flagged, fit, profile_model)
-    label_hits = _label_hits(lake)
+    labels = _labels(lake)
+    label_hits = label_hits_frame(labels)
     scores = (
         scores.join(
             assigned.select("address", "profile_id", "profile_name"), on="address", how="left"
@@ -214,6 +269,31 @@ def address_scores(
     name = f"{published_at:%Y%m%dT%H%M%S}-{context.run_id[:8]}"
     populations = population_frame(model, flagged, active, known)
     on_the_fly = on_the_fly_terms(provenance, fit)
+    exposure = publishable_exposure(
+        exposure_inputs,
+        scores["address"].to_list(),
+        label_hits["address"].to_list(),
+        scores.filter(pl.col("is_flagged"))["address"].to_list(),
+    )
+    sources = json.loads(exposure_inputs.provenance.get("label_sources", "[]"))
+    overlap = training_label_overlap(labels.filter(pl.col("source").is_in(sources)), training)
+    declaration = exposure_declaration(
+        sources,
+        overlap,
+        exposure_inputs.provenance.get("indirect_note", ""),
+        training is not None,
+    )
+    manifest = {
+        "model": model_name,
+        "as_of": fit["as_of"],
+        "chain_source": fit["chain_source"],
+        "dagster_run_id": context.run_id,
+        "published_at": published_at.isoformat(),
+        "bands": [list(b) for b in model.calibration.bands],
+        "threshold": model.calibration.threshold,
+        "on_the_fly": on_the_fly,
+        "exposure": declaration,
+    }
     # What the address page needs to score an address the snapshot lacks, published with it.
     attachments = {
         MODEL: lambda path: Path(path).write_bytes(pickle.dumps(model)),
@@ -221,6 +301,13 @@ def address_scores(
         CLEANING: lambda path: Path(path).write_text(fit["cleaning"]),
         POPULATIONS: lambda path: populations.write_parquet(path),
         LABELS: lambda path: label_hits.write_parquet(path),
+        # The address page's context: exposure, counterparties, activity, holdings.
+        EXPOSURE: lambda path: exposure.exposure.write_parquet(path),
+        COUNTERPARTIES: lambda path: exposure.counterparties.write_parquet(path),
+        MONTHLY: lambda path: exposure.monthly.write_parquet(path),
+        HOLDINGS: lambda path: exposure.holdings.write_parquet(path),
+        ENTITIES: lambda path: exposure_inputs.entities.write_parquet(path),
+        MANIFEST: lambda path: Path(path).write_text(json.dumps(manifest, default=str)),
     }
     if type_model is not None:
         attachments[TYPE_MODEL] = lambda path: Path(path).write_bytes(pickle.dumps(type_model))
@@ -228,17 +315,18 @@ def address_scores(
         scores,
         models.published("address_scores"),
         name,
-        {
-            "model": model_name,
-            "as_of": fit["as_of"],
-            "chain_source": fit["chain_source"],
-            "dagster_run_id": context.run_id,
-            "published_at": published_at.isoformat(),
-            "bands": [list(b) for b in model.calibration.bands],
-            "threshold": model.calibration.threshold,
-            "on_the_fly": on_the_fly,
-        },
+        manifest,
         attachments=attachments,
+    )
+    # What the page reads: the published pointer, checked as published.
+    _, published = read_current(path.parent)
+    exposure_problem = exposure_declaration_problem(
+        published,
+        sources,
+        overlap,
+        training is not None,
+        labels_changed=exposure_inputs.provenance.get("labels_fingerprint")
+        != labels_fingerprint(labels),
     )
     bands = scores.group_by("band").len().sort("len", descending=True)
     types = (
@@ -267,8 +355,23 @@ def address_scores(
             "feature_means": MetadataValue.md(markdown_table(shifts)),
         },
     )
+    exposure_check = AssetCheckResult(
+        check_name=EXPOSURE_CHECK,
+        passed=exposure_problem is None,
+        description=exposure_problem,
+        metadata={
+            "label_sources": MetadataValue.json(sources),
+            "sources_also_training_labels": MetadataValue.json(
+                declaration["sources_also_training_labels"]
+            ),
+            "overlap_with_training_labels": MetadataValue.md(markdown_table(overlap)),
+            "indirect_exposure": MetadataValue.text(
+                declaration["indirect_note"] or "computed (the store holds whole histories)"
+            ),
+        },
+    )
     return MaterializeResult(
-        check_results=[store_check],
+        check_results=[store_check, exposure_check],
         metadata={
             "dagster/row_count": scores.height,
             "model": model_name,

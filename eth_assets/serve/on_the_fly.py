@@ -4,7 +4,10 @@ Its features come from the pipeline's own two queries over the lake, with that a
 universe, the snapshot's cut-off and the same label-broadcast tokens left out; the snapshot's
 model, fitted cleaning and profile model score it (and the type model, when the snapshot carries
 one, names a flagged address's likely type); its reasons' percentiles are measured against
-the populations published with the snapshot. Only a store that holds whole histories allows it:
+the populations published with the snapshot. Its context (exposure, counterparties, activity,
+holdings: `OnTheFlyScorer.context`) comes from the pipeline's exposure SQL and functions the same
+way, with the snapshot's listed and flagged addresses. Only a store that holds whole histories
+allows it:
 an address that merely traded with the universe of a sample of chosen accounts has a partial
 history there, and scoring it would be scoring a fragment (`on_the_fly_terms` decides).
 """
@@ -26,6 +29,7 @@ import polars as pl
 from eth_assets.as_of import parse_as_of
 from eth_assets.datasets import with_flags
 from eth_assets.duckdb_utils import connect
+from eth_assets.exposure import exposure_of_addresses
 from eth_assets.features import features_of_addresses
 from eth_assets.ml.classifier import IllicitModel
 from eth_assets.ml.cleaning import Cleaning, cleaning_from_json
@@ -35,6 +39,7 @@ from eth_assets.ml.profiles import ProfileModel
 from eth_assets.ml.scoring import Populations, populations_from_frame, score_new_addresses
 from eth_assets.publish import attachment_path
 from eth_assets.resources.compaction import LakeFiles
+from eth_assets.serve.context import contexts_from_frames, read_label_hits
 from eth_assets.settings import PARQUET_COMPLETE_ENV
 
 # The snapshot's attachments the on-the-fly scorer reads (suffix → what it holds).
@@ -94,12 +99,19 @@ class OnTheFlyScorer:
     lake: LakeFiles
     as_of: datetime
     excluded_tokens: tuple[str, ...]
-    label_hits: dict[str, list[str]]
+    label_hits: dict[str, list[dict[str, object]]]  # address → {source, category, name, date}
     descriptions: dict[int, str]
     constants: dict[str, object]  # model, model_as_of, as_of, chain_source, … of every row
     reasons: int = 3
     type_model: IllicitTypeModel | None = None
+    # What an address's context needs from the snapshot: the addresses its model flags, the
+    # entity kinds, its rows (counterparties' bands) and the manifest's `exposure` block.
+    flagged: frozenset[str] = frozenset()
+    entities: Mapping[str, list[str]] = field(default_factory=dict)
+    scored_rows: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    exposure_terms: Mapping[str, object] = field(default_factory=dict)
     _cache: OrderedDict[str, dict[str, object] | None] = field(default_factory=OrderedDict)
+    _contexts: OrderedDict[str, dict[str, object] | None] = field(default_factory=OrderedDict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
     # Scoring reads the lake and runs the model: at most two at a time on two cores, so a
     # burst of unknown addresses cannot starve the answers from the snapshot.
@@ -127,6 +139,52 @@ class OnTheFlyScorer:
                     self._cache.popitem(last=False)
             found.update(computed)
         return found
+
+    def context(self, address: str) -> dict[str, object] | None:
+        """The context of `address` (lower-case) but its score history: exposure, counterparties,
+        activity and holdings, computed from the lake by the pipeline's exposure SQL and
+        functions restricted to it, with the snapshot's listed and flagged addresses (indirect
+        exposure included: only stores of whole histories score on the fly). None without any
+        transaction or token transfer before the cut-off. Cached like the scores; duckdb.Error
+        or OSError when the lake cannot be read."""
+        with self._cache_lock:
+            if address in self._contexts:
+                self._contexts.move_to_end(address)
+                return self._contexts[address]
+        with self._running:
+            parts = self._context(address)
+        with self._cache_lock:
+            self._contexts[address] = parts
+            while len(self._contexts) > CACHE_SIZE:
+                self._contexts.popitem(last=False)
+        return parts
+
+    def _context(self, address: str) -> dict[str, object] | None:
+        for attempt in (1, 2):  # retried once if a day file was swapped while the query ran
+            con = connect()
+            try:
+                frames = exposure_of_addresses(
+                    con,
+                    self.lake,
+                    [address],
+                    self.as_of,
+                    self.excluded_tokens,
+                    self.label_hits.keys(),
+                    self.flagged,
+                    lists_read=bool(self.exposure_terms.get("label_sources")),
+                )
+                break
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+            finally:
+                con.close()
+        if frames.exposure.filter(pl.col("first_seen").is_not_null()).height == 0:
+            return None
+        contexts = contexts_from_frames(
+            frames, self.exposure_terms, self.label_hits, self.entities, self.scored_rows
+        )
+        return contexts.parts(address)
 
     def features(self, addresses: Sequence[str]) -> pl.DataFrame:
         """The flagged feature rows of `addresses`, from the lake (retried once if a day file
@@ -183,9 +241,14 @@ class OnTheFlyScorer:
 
 
 def load_on_the_fly(
-    folder: Path, manifest: Mapping[str, object], rows: Mapping[str, Mapping[str, object]]
+    folder: Path,
+    manifest: Mapping[str, object],
+    rows: Mapping[str, Mapping[str, object]],
+    label_hits: dict[str, list[dict[str, object]]] | None = None,
+    entities: Mapping[str, list[str]] | None = None,
 ) -> tuple[OnTheFlyScorer | None, str]:
-    """The scorer of a published snapshot, or None and why it cannot score on the fly."""
+    """The scorer of a published snapshot, or None and why it cannot score on the fly.
+    `label_hits` and `entities`, when the caller has read them already, are not read again."""
     terms = manifest.get("on_the_fly")
     if not isinstance(terms, dict):
         return None, "this snapshot was published without what on-the-fly scoring needs"
@@ -203,7 +266,7 @@ def load_on_the_fly(
         return None, f"the lake the snapshot was computed from, {lake}, is not there"
     model = load_pickle(paths[MODEL], IllicitModel, "address_scores")
     profiles = load_pickle(paths[PROFILES], ProfileModel, "address_scores")
-    labels = pl.read_parquet(paths[LABELS])
+    labels = label_hits if label_hits is not None else read_label_hits(paths[LABELS])
     type_path = attachment_path(folder, manifest, TYPE_MODEL)
     type_model = (
         load_pickle(type_path, IllicitTypeModel, "illicit_type_model")
@@ -227,9 +290,13 @@ def load_on_the_fly(
         lake=LakeFiles(lake),
         as_of=parse_as_of(str(terms["as_of"])),
         excluded_tokens=tuple(terms.get("excluded_tokens") or ()),
-        label_hits=dict(zip(labels["address"], labels["label_hits"].to_list(), strict=True)),
+        label_hits=labels,
         descriptions=descriptions,
         constants=constants,
         type_model=type_model,
+        flagged=frozenset(a for a, row in rows.items() if row.get("is_flagged")),
+        entities=entities or {},
+        scored_rows=rows,
+        exposure_terms=exposure if isinstance(exposure := manifest.get("exposure"), dict) else {},
     )
     return scorer, ""

@@ -11,24 +11,39 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
-from eth_assets.publish import POINTER, read_current
-from eth_assets.serve.on_the_fly import OnTheFlyScorer, load_on_the_fly
+from eth_assets.publish import POINTER, attachment_path, read_current
+from eth_assets.serve.context import (
+    AddressContexts,
+    PastScores,
+    history_entry,
+    kept_snapshots,
+    load_contexts,
+    read_entities,
+    read_label_hits,
+    score_histories,
+)
+from eth_assets.serve.on_the_fly import LABELS, OnTheFlyScorer, load_on_the_fly
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One published snapshot: its manifest, a row per address, and the scorer of addresses it
-    lacks (None, with `on_the_fly_note` saying why, when the store does not allow it)."""
+    """One published snapshot: its manifest, a row per address, the scorer of addresses it
+    lacks (None, with `on_the_fly_note` saying why, when the store does not allow it), and the
+    addresses' contexts and score histories, read at load."""
 
     manifest: dict[str, object]
     rows: dict[str, dict[str, object]]
     on_the_fly: OnTheFlyScorer | None = None
     on_the_fly_note: str = ""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    contexts: AddressContexts | None = None  # None: published without the exposure files
+    history: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    current: PastScores | None = None  # this snapshot as a score-history entry names it
 
     @property
     def name(self) -> str:
@@ -37,18 +52,73 @@ class Snapshot:
     def get(self, address: str) -> dict[str, object] | None:
         return self.rows.get(address)
 
+    def context(self, address: str) -> dict[str, object] | None:
+        """What the page shows beside the score of `address` (lower-case): `exposure`,
+        `counterparties`, `activity`, `holdings` and `score_history` (docs/exposure.md).
 
-def load_snapshot(folder: Path) -> Snapshot:
-    """The snapshot the pointer names, read whole (scores are one row per address)."""
+        An address of the snapshot: looked up in what was read at load (no file read). An
+        address the snapshot lacks: computed from the lake by the on-the-fly scorer (its
+        `context`, cached), its history being the older kept snapshots holding it plus its
+        on-the-fly score under this snapshot's name. None when the snapshot was published
+        without the exposure attachments, when the address is neither in the snapshot nor
+        scored on the fly (no history, or a store of chosen histories), or when the lake cannot
+        be read for it (logged). The lists are shared between requests: never change them."""
+        if self.contexts is None:
+            return None
+        parts = self.contexts.parts(address)
+        if parts is not None:
+            return {**parts, "score_history": self.history.get(address, [])}
+        if self.on_the_fly is None:
+            return None
+        try:
+            parts = self.on_the_fly.context(address)
+            row = self.on_the_fly.score([address]).get(address) if parts is not None else None
+        except (duckdb.Error, OSError) as error:
+            log.warning("no on-the-fly context for %s: %s", address, error)
+            return None
+        if parts is None:
+            return None
+        history = list(self.history.get(address, []))
+        if row is not None and self.current is not None:
+            history.append(history_entry(self.current, row.get("probability"), str(row["band"])))
+        return {**parts, "score_history": history}
+
+
+def load_snapshot(folder: Path, history_cache: dict[str, PastScores] | None = None) -> Snapshot:
+    """The snapshot the pointer names, read whole (scores are one row per address), with its
+    addresses' contexts and every kept snapshot's scores (older files read once across loads
+    sharing `history_cache`)."""
     frame, manifest = read_current(folder)
     rows = {row["address"]: row for row in frame.iter_rows(named=True)}
+    contexts, history, current = None, {}, None
+    labels, entities = None, {}
     try:
-        scorer, note = load_on_the_fly(folder, manifest, rows)
+        labels_path = attachment_path(folder, manifest, LABELS)
+        if labels_path is not None and labels_path.is_file():
+            labels = read_label_hits(labels_path)
+        entities = read_entities(folder, manifest)
+        contexts = load_contexts(folder, manifest, labels or {}, entities, rows)
+        snapshots = kept_snapshots(folder, manifest, history_cache)
+        history = score_histories(snapshots)
+        current = next((p for p in snapshots if p.name == manifest.get("file")), None)
+    except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
+        # The scores are still served; only the context beside them is missing.
+        log.warning("no address context for %s: %s", manifest.get("file"), error)
+    try:
+        scorer, note = load_on_the_fly(folder, manifest, rows, labels, entities)
     except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
         # The scores are still served; only addresses outside them lose the on-the-fly path.
         log.warning("on-the-fly scoring off for %s: %s", manifest.get("file"), error)
         scorer, note = None, f"its model files could not be read ({error})"
-    return Snapshot(manifest=manifest, rows=rows, on_the_fly=scorer, on_the_fly_note=note)
+    return Snapshot(
+        manifest=manifest,
+        rows=rows,
+        on_the_fly=scorer,
+        on_the_fly_note=note,
+        contexts=contexts,
+        history=history,
+        current=current,
+    )
 
 
 class SnapshotSource:
@@ -64,6 +134,7 @@ class SnapshotSource:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._stamp: tuple[int, int, int] | None = None
+        self._history: dict[str, PastScores] = {}  # kept snapshots' scores, read once
 
     def _pointer_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -86,7 +157,7 @@ class SnapshotSource:
             if self._snapshot is not None and stamp == self._stamp:
                 return self._snapshot
             try:
-                fresh = load_snapshot(self.folder)
+                fresh = load_snapshot(self.folder, self._history)
             except (FileNotFoundError, json.JSONDecodeError, pl.exceptions.PolarsError) as error:
                 if self._snapshot is None:
                     raise FileNotFoundError(
