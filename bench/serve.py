@@ -1,7 +1,9 @@
 """Load test of `eth-assets serve` on 127.0.0.1: a fixed send rate (open loop, so a slow answer
 does not slow the sender and tail latency is not hidden), bounded in count and time; p50 / p99
-latency and throughput for known addresses, for batches and for on-the-fly scoring, with the
-snapshot switched once in the middle of each phase. Not a test.
+latency and throughput for known addresses (the JSON answer and the whole page, with exposure,
+counterparties, activity and score history), for batches and for on-the-fly scoring, with the
+snapshot switched once in the middle of each phase; then the time to screen a CSV of
+`--screen` known addresses (median of 3). Not a test.
 
     python bench/serve.py --data-dir data [--rate 100] [--seconds 20] [--batch 100]
 
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("--batch-rate", type=float, default=5.0, help="batches per second")
     parser.add_argument("--fly-rate", type=float, default=2.0, help="on-the-fly lookups/s")
     parser.add_argument("--held-out", type=int, default=400, help="addresses left unscored")
+    parser.add_argument("--screen", type=int, default=1000, help="addresses in the CSV screened")
     args = parser.parse_args()
     source = Path(args.data_dir).resolve() / "published" / "address_scores"
     frame, manifest = read_current(source)
@@ -164,6 +167,11 @@ def main() -> None:
                 args.rate,
             ),
             (
+                "known address, page",
+                lambda: ("GET", f"/?address={rng.choice(addresses)}", None),
+                args.rate,
+            ),
+            (
                 "on the fly (distinct addresses)",
                 lambda: ("GET", f"/api/v1/addresses/{fresh.pop()}", None),
                 args.fly_rate,
@@ -200,6 +208,18 @@ def main() -> None:
                 f"{np.percentile(latencies, 50):.1f} | {np.percentile(latencies, 99):.1f} | "
                 f"{failures} |"
             )
+        screened = "\n".join(rng.choices(addresses, k=args.screen)).encode()
+        seconds = []
+        for _ in range(3):
+            started = time.perf_counter()
+            response = httpx.post(f"{base}/api/v1/screen?format=csv", content=screened, timeout=120)
+            seconds.append(time.perf_counter() - started)
+            if response.status_code != 200 or response.text.count("\n") != args.screen + 1:
+                raise SystemExit(f"screening failed: {response.status_code} {response.text[:300]}")
+        print(
+            f"\nscreening a CSV of {args.screen:,} known addresses: median "
+            f"{np.median(seconds):.2f} s of 3 ({', '.join(f'{x:.2f}' for x in seconds)} s)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=20)

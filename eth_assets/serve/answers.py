@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from eth_assets.addresses import to_checksum_address
+from eth_assets.ml.calibration import confidence_words
 from eth_assets.ml.units import readable
 from eth_assets.serve.snapshot import Snapshot
 
@@ -81,18 +82,12 @@ def label_entry(entry: object) -> dict[str, object]:
 def confidence(
     probability: float | None, low: float | None, high: float | None, threshold: float | None
 ) -> str:
-    """The score's confidence in plain words, from its interval and the flagging threshold."""
+    """The score's confidence in plain words (`confidence_words`), or why there is none."""
     if probability is None or threshold is None:
         return "no score"
     if low is None or high is None or low == high:
         return "no interval was estimated for this model's scores"
-    span = f"between {low * 100:.1f} % and {high * 100:.1f} %"
-    at = f"the flagging threshold {threshold * 100:.1f} %"
-    if low >= threshold:
-        return f"confident: likely {span}, all above {at}"
-    if high < threshold:
-        return f"confident: likely {span}, all below {at}"
-    return f"uncertain: likely {span}, on both sides of {at}"
+    return confidence_words(probability, low, high, threshold)
 
 
 def reasons(row: Mapping[str, object]) -> list[dict[str, object]]:

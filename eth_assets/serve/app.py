@@ -81,19 +81,12 @@ def look_up(snapshot: Snapshot, addresses: list[str]) -> dict[str, dict[str, obj
     return found
 
 
-def context_of(snapshot: Snapshot, address: str) -> dict[str, object] | None:
-    """Exposure, counterparties, activity, holdings and score history of `address` (None for a
-    snapshot published without them)."""
-    context = getattr(snapshot, "context", None)
-    return context(address) if context is not None else None
-
-
 def full_answer(
     snapshot: Snapshot, address: str, row: dict[str, object], settings: ServeSettings
 ) -> dict[str, object]:
     """The API's answer for a scored address, with its context."""
     links = Links(settings.dagster_url, settings.mlflow_url)
-    return answer(snapshot, address, row, links, context_of(snapshot, address))
+    return answer(snapshot, address, row, links, snapshot.context(address))
 
 
 class BatchRequest(BaseModel):

@@ -26,9 +26,10 @@ def test_label_entries_are_records_even_from_old_text() -> None:
 
 
 def test_confidence_is_said_from_the_interval_and_the_threshold() -> None:
-    assert confidence(0.9, 0.8, 0.95, 0.5).startswith("confident: likely between 80.0 %")
-    assert "all below" in confidence(0.1, 0.05, 0.2, 0.5)
+    assert confidence(0.9, 0.8, 0.95, 0.5).startswith("confident: the whole interval")
+    assert "is below the threshold" in confidence(0.1, 0.05, 0.2, 0.5)
     assert confidence(0.5, 0.3, 0.7, 0.5).startswith("uncertain")
+    assert confidence(0.5, 0.5, 0.5, 0.5).startswith("no interval")
     assert confidence(None, None, None, 0.5) == "no score"
 
 
