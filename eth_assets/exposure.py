@@ -370,9 +370,15 @@ def iso_dates(text: pl.Expr) -> pl.Expr:
     M/D/YYYY of some lists; NULL when empty or in no such form."""
     trimmed = text.str.strip_chars()
     parsed = pl.coalesce(
-        trimmed.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
-        trimmed.str.to_date("%m/%d/%Y", strict=False),
-        trimmed.str.to_date("%m/%d/%y", strict=False),
+        pl.when(trimmed.str.contains(r"^\d{4}-\d{2}-\d{2}")).then(
+            trimmed.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        ),
+        pl.when(trimmed.str.contains(r"^\d{1,2}/\d{1,2}/\d{4}$")).then(
+            trimmed.str.to_date("%m/%d/%Y", strict=False)
+        ),
+        pl.when(trimmed.str.contains(r"^\d{1,2}/\d{1,2}/\d{2}$")).then(
+            trimmed.str.to_date("%m/%d/%y", strict=False)
+        ),
     )
     return parsed.dt.to_string("%Y-%m-%d")
 

@@ -29,7 +29,7 @@ from eth_assets.duckdb_utils import connect
 from eth_assets.ml.explain import REASON_TYPE
 from eth_assets.publish import publish_snapshot
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
-from eth_assets.resources.lake import ParquetLake
+from eth_assets.resources.lake import ParquetLake, replace_window
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse
@@ -280,6 +280,58 @@ def history_connection(
     create_table(con, "token_transfers", TOKEN_TRANSFERS.columns, token_transfers)
     create_table(con, "universe", [("address", "VARCHAR")], [(a,) for a in universe])
     return con
+
+
+def write_history_lake(root: Path, transactions: list[tuple], token_transfers: list[tuple]) -> Path:
+    """A Parquet lake under `root` holding the given rows (in `tx` / `transfer` form), written
+    day by day as the raw assets write it; the lake folder."""
+    source = history_connection(transactions, token_transfers, [])
+    start, end = T0 - timedelta(days=400), T0 + timedelta(days=400)
+    for table in (TRANSACTIONS, TOKEN_TRANSFERS):
+        rows = source.sql(f"SELECT * FROM {table.name}").to_arrow_table()
+
+        def stage(con: duckdb.DuckDBPyConnection, rows: pa.Table = rows) -> tuple[str, dict]:
+            con.register("hand_built_rows", rows)
+            return "hand_built_rows", {}
+
+        replace_window(root, table, stage, start, end)
+    source.close()
+    return root
+
+
+# Exposure by hand (docs/exposure.md). PAID was paid 3 ETH by the listed LISTED_1, 1 ETH by the
+# listed LISTED_2 and 4 ETH by the exchange EXCHANGE (3 in January, 1 in February), and sent 2 ETH
+# to FLAGGED, which the model flags (a failed 9 ETH payment moved nothing). The exchange itself
+# received 10 ETH from LISTED_1, 25 from OUTSIDER and 5 from FLAGGED; FLAGGED paid LISTED_2 1 ETH.
+# Tokens: token W (2 decimals) from LISTED_1 once and from the exchange three times, once to
+# FLAGGED; one transfer of a token of unknown decimals from the exchange.
+PAID, LISTED_1, LISTED_2, EXCHANGE, FLAGGED, OUTSIDER, TOKEN_W, TOKEN_U = (
+    repeated_address(t) for t in ("70", "71", "72", "73", "74", "75", "76", "77")
+)
+EXPOSURE_AS_OF = datetime(2021, 3, 1, tzinfo=UTC)
+FEBRUARY = 60 * 24 * 35  # minutes after T0: 2021-02-05
+EXPOSURE_TRANSACTIONS = [
+    tx("0xe1", 10, LISTED_1, PAID, 3 * ETH),
+    tx("0xe2", 20, LISTED_2, PAID, ETH),
+    tx("0xe3", 30, EXCHANGE, PAID, 3 * ETH),
+    tx("0xe4", 40, PAID, FLAGGED, 2 * ETH),
+    tx("0xe5", 50, PAID, FLAGGED, 9 * ETH, status=0),  # failed: a transaction, no ether
+    tx("0xe6", 60, LISTED_1, EXCHANGE, 10 * ETH),
+    tx("0xe7", 70, OUTSIDER, EXCHANGE, 25 * ETH),
+    tx("0xe8", 80, FLAGGED, EXCHANGE, 5 * ETH),
+    tx("0xe9", 90, FLAGGED, LISTED_2, ETH),
+    tx("0xea", FEBRUARY, EXCHANGE, PAID, ETH),
+    tx("0xeb", 60 * 24 * 70, LISTED_1, PAID, 100 * ETH),  # after EXPOSURE_AS_OF
+]
+EXPOSURE_TRANSFERS = [
+    transfer("0xw1", 15, TOKEN_W, LISTED_1, PAID, 500, "W", "Token W", 2),
+    transfer("0xw2", 25, TOKEN_W, EXCHANGE, PAID, 700, "W", "Token W", 2),
+    transfer("0xw3", 26, TOKEN_W, EXCHANGE, PAID, 700, "W", "Token W", 2),
+    transfer("0xw4", 27, TOKEN_W, EXCHANGE, PAID, 700, "W", "Token W", 2),
+    transfer("0xw5", 45, TOKEN_W, PAID, FLAGGED, 200, "W", "Token W", 2),
+    transfer("0xu1", 35, TOKEN_U, EXCHANGE, PAID, HUGE, "U", "Token U", None),
+]
+EXPOSURE_UNIVERSE = [PAID, FLAGGED]  # the model scores (and flags) only universe addresses
 
 
 # Raw token amounts of one (holder, token) each: received (+) and sent (−) values, as uint256
