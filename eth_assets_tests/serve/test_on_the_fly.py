@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -52,12 +53,9 @@ def test_an_address_outside_the_snapshot_is_scored_on_the_fly(graph: Graph, clie
     with_reasons = [d for _, d in answered if d["illicit"]["reasons"]]
     # a numeric reason carries its percentiles; a token name (a category) has none to carry
     numeric = [
-        r
-        for d in with_reasons
-        for r in d["illicit"]["reasons"]
-        if not r.startswith(("token received most:", "token sent most:"))
+        r for d in with_reasons for r in d["illicit"]["reasons"] if r.get("category") is None
     ]
-    assert numeric and all("% of scored addresses" in r for r in numeric)
+    assert numeric and all("% of scored addresses" in r["sentence"] for r in numeric)
     page = client.get("/", params={"address": answered[0][0]})
     assert page.status_code == 200 and "scored on the fly" in page.text
 
@@ -103,9 +101,10 @@ def test_the_one_address_path_names_the_same_type(graph: Graph) -> None:
 def test_an_address_without_history_is_404_naming_the_cutoff(graph: Graph, client) -> None:
     response = client.get(f"/api/v1/addresses/{NOBODY}")
     assert response.status_code == 404
-    error = response.json()["error"]
-    assert f"no history of {NOBODY} in the store as of 2021-01-21" in error
-    assert "never reported as clean" in error
+    answer = response.json()
+    assert "no transaction or token transfer before 2021-01-21" in answer["error"]
+    assert "not a clean bill" in answer["error"]
+    assert f"searched for {NOBODY}" in answer["detail"]
 
 
 def test_a_batch_mixes_snapshot_on_the_fly_unknown_and_malformed(graph: Graph, client) -> None:
@@ -144,9 +143,11 @@ def test_a_store_of_partial_histories_is_not_scored_on_the_fly(graph: Graph, tmp
     client = TestClient(create_app(ServeSettings(published=folder, reports=tmp_path / "r")))
     response = client.get(f"/api/v1/addresses/{graph.held_out[0]}")
     assert response.status_code == 404
-    error = response.json()["error"]
-    assert "holds whole histories only for the universe's addresses" in error
-    assert "ETH_ASSETS_PARQUET_COMPLETE_HISTORIES=true" in error
+    answer = response.json()
+    assert "not among the 450 addresses scored" in answer["error"]
+    # the page names no setting; the on-the-fly terms in the manifest still do
+    assert "holds whole histories only for the universe's addresses" in answer["detail"]
+    assert "ETH_ASSETS_PARQUET_COMPLETE_HISTORIES=true" in manifest["on_the_fly"]["why_not"]
 
 
 def test_on_the_fly_terms_say_why_not() -> None:
@@ -189,3 +190,61 @@ def test_a_snapshot_without_model_files_still_serves_its_scores(tmp_path) -> Non
     snapshot = load_snapshot(tmp_path)
     assert snapshot.on_the_fly is None and "published without" in snapshot.on_the_fly_note
     assert len(snapshot.rows) == 3
+
+
+def test_the_published_context_is_what_the_on_the_fly_path_computes(graph: Graph) -> None:
+    """Scored addresses' exposure, counterparties, activity and holdings, recomputed on the fly
+    from the lake with the snapshot's listed and flagged sets, equal the published ones."""
+    snapshot = load_snapshot(_published(graph))
+    assert snapshot.on_the_fly is not None and snapshot.contexts is not None
+    active = [a for a, row in snapshot.rows.items() if row["has_activity"]][:25]
+    for address in active:
+        published = snapshot.contexts.parts(address)
+        fresh = snapshot.on_the_fly.context(address)
+        assert published is not None and fresh is not None
+        assert fresh["counterparties"] == published["counterparties"]
+        assert fresh["activity"] == published["activity"]
+        assert fresh["holdings"] == published["holdings"]
+        for measure, values in published["exposure"].items():
+            if isinstance(values, dict):
+                assert fresh["exposure"][measure] == pytest.approx(values, abs=1e-12), measure
+            else:
+                assert fresh["exposure"][measure] == values
+
+
+def test_a_held_out_address_gets_its_context_on_the_fly(graph: Graph) -> None:
+    snapshot = load_snapshot(_published(graph))
+    contexts = [(a, snapshot.context(a)) for a in graph.held_out]
+    answered = [(a, c) for a, c in contexts if c is not None]
+    assert answered, "held-out accounts with history get a context"
+    address, context = answered[0]
+    assert set(context) == {"exposure", "counterparties", "activity", "holdings", "score_history"}
+    assert context["exposure"]["indirect_note"] == ""  # the simulated chain is whole
+    assert context["exposure"]["eth_received"]["indirect_listed_share"] is not None
+    assert context["activity"]["first_seen"] and context["activity"]["monthly"]
+    row = snapshot.on_the_fly.score([address])[address]
+    assert context["score_history"][-1]["snapshot"] == snapshot.name
+    assert context["score_history"][-1]["probability"] == row["probability"]
+    assert snapshot.context(NOBODY) is None
+
+
+def test_the_snapshot_declares_the_label_lists_of_its_exposure(graph: Graph) -> None:
+    """The simulated darklist is both the exposure's list and the model's training labels: the
+    manifest says so, and the check that guards it passed; entity labels name the exchanges."""
+    scores, manifest = read_current(_published(graph))
+    declared = manifest["exposure"]
+    assert declared["label_sources"] == ["mew_darklist"]
+    assert declared["sources_also_training_labels"] == ["mew_darklist"]
+    assert graph.checks["address_scores_exposure_sources"] is True
+    listed = scores.filter(pl.col("label_hits").list.len() > 0)["label_hits"].to_list()
+    assert listed and set(listed[0][0]) == {"source", "category", "name", "date"}
+    snapshot = load_snapshot(_published(graph))
+    kinds = {
+        kind
+        for address in snapshot.rows
+        for entry in (snapshot.contexts.parts(address) or {})
+        .get("counterparties", {})
+        .get("by_count", [])
+        for kind in entry["entity"]
+    }
+    assert "exchange" in kinds
