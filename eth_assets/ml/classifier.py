@@ -321,6 +321,28 @@ class Calibration:
         return names[np.searchsorted(bounds, calibrated, side="right") - 1]
 
 
+# Bands from least to most severe: those before "high" lie below the flagging threshold, those
+# after it above.
+SEVERITY = ("low", "medium", "high", "critical")
+
+
+def risk_bands(threshold: float, cutoffs: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    """(name, lower bound) ascending: "low" from 0, each of `cutoffs` from its bound, "high" from
+    the threshold. A band whose bound falls on the wrong side of the threshold (a "medium"
+    above it, a "critical" below it) is left out, so severity never falls as the score rises
+    and every flagged address is "high" or worse."""
+    unknown = set(cutoffs) - set(SEVERITY) - {"high", "low"}
+    if unknown or "high" in cutoffs or "low" in cutoffs:
+        raise ValueError(f"band cut-offs must be among {SEVERITY[1::2]}; got {sorted(cutoffs)}")
+    rank = SEVERITY.index("high")
+    bands = [("low", 0.0), ("high", threshold)]
+    for name, bound in cutoffs.items():
+        below = SEVERITY.index(name) < rank
+        if (below and 0.0 < bound < threshold) or (not below and bound > threshold):
+            bands.append((name, float(bound)))
+    return tuple(sorted(bands, key=lambda band: band[1]))
+
+
 def fit_calibration(
     labels: np.ndarray,
     out_of_fold: np.ndarray,
@@ -335,20 +357,18 @@ def fit_calibration(
 
     The threshold maximises F1 of the chosen map's *cross-fitted* probabilities: the values the
     map gives rows it never saw, as it will give new addresses, rather than the in-sample values
-    it was fitted to. Bands: `band_cutoffs` lower bounds, with the threshold as the lower bound
-    of "high"."""
+    it was fitted to. Bands: see `risk_bands`."""
     labels = np.asarray(labels).astype(int)
     out_of_fold = np.asarray(out_of_fold, dtype=float)
     if fold_of_row is None:
         fold_of_row = default_folds(labels, seed=seed)
     report = compare_calibrations(labels, out_of_fold, fold_of_row)
     threshold = max_f1_threshold(labels, report.cross_fitted)
-    bounds = {"low": 0.0, **band_cutoffs, "high": threshold}
     raw, chosen = report.row("raw"), report.row(report.method)
     calibration = Calibration(
         isotonic=None,
         threshold=threshold,
-        bands=tuple(sorted(bounds.items(), key=lambda item: item[1])),
+        bands=risk_bands(threshold, band_cutoffs),
         brier_before=raw["brier"],
         brier_after=chosen["brier"],
         threshold_rule="maximises F1 of the cross-fitted calibrated out-of-fold probabilities",

@@ -14,9 +14,9 @@ from eth_assets.ml.units import readable, unit
 
 # What each feature measures, as the subject of a sentence ("<phrase>: <value>").
 PHRASES: dict[str, str] = {
-    "avg_min_between_sent_tnx": "average minutes between payments sent",
-    "avg_min_between_received_tnx": "average minutes between payments received",
-    "time_diff_between_first_and_last_mins": "minutes between first and last transaction",
+    "avg_min_between_sent_tnx": "average time between payments sent",
+    "avg_min_between_received_tnx": "average time between payments received",
+    "time_diff_between_first_and_last_mins": "time between first and last transaction",
     "sent_tnx": "transactions sent",
     "received_tnx": "transactions received",
     "number_of_created_contracts": "contracts created",
@@ -77,7 +77,7 @@ PHRASES: dict[str, str] = {
     "active_days": "days with activity",
     "busiest_day_share": "share of its activity on its busiest day",
     "hour_entropy": "spread of its activity over the hours of the day (bits)",
-    "first_received_to_first_sent_mins": "minutes from its first receipt to its first payment",
+    "first_received_to_first_sent_mins": "time from its first receipt to its first payment",
     "median_sender_activity": "activity of the addresses that paid it (median transactions)",
     "median_recipient_activity": "activity of the addresses it paid (median transactions)",
     "profile": "investor profile",
@@ -171,8 +171,12 @@ class Reason:
         median 0.3 ETH" ("" for a category or without populations)."""
         if isinstance(self.value, str) or math.isnan(self.percentile_all):
             return ""
-        if self.percentile_all >= 50:
+        if self.percentile_all >= 99.5:
+            text = "among the highest 1 % of scored addresses"
+        elif self.percentile_all >= 50:
             text = f"higher than {self.percentile_all:.0f} % of scored addresses"
+        elif self.percentile_all < 0.5:
+            text = "among the lowest 1 % of scored addresses"
         else:
             text = f"lower than {100 - self.percentile_all:.0f} % of scored addresses"
         medians = [

@@ -98,7 +98,7 @@ def _plain(value: float, digits: int = 3) -> str:
 def duration(minutes: float) -> str:
     """Minutes as the largest sensible unit: "45 min", "5.1 hours", "3.2 days", "1.4 years"."""
     if abs(minutes) < 90:
-        return f"{_plain(minutes)} min"
+        return f"{minutes:.0f} min" if abs(minutes) >= 10 else f"{_plain(minutes)} min"
     hours = minutes / 60
     if abs(hours) < 48:
         return f"{hours:.1f} hours"

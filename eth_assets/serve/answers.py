@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from eth_assets.addresses import to_checksum_address
 from eth_assets.ml.calibration import confidence_words
+from eth_assets.ml.profiles import PROFILE_PHRASES
 from eth_assets.ml.units import readable
 from eth_assets.serve.snapshot import Snapshot
 
@@ -110,7 +111,12 @@ def profile_values(row: Mapping[str, object]) -> dict[str, dict[str, object]]:
     """The address's values of the profile features: each with its unit as shown to people."""
     values = json.loads(str(row["profile_values"])) if row.get("profile_values") else {}
     return {
-        name: {"value": value, "shown": readable(name, value)} for name, value in values.items()
+        name: {
+            "label": PROFILE_PHRASES.get(name, name.replace("_", " ")),
+            "value": value,
+            "shown": readable(name, value),
+        }
+        for name, value in values.items()
     }
 
 

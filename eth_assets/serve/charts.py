@@ -41,7 +41,7 @@ def _panel(
     axis = top + PANEL / 2
     largest = max([*ins, *outs, 0.0]) or 1.0
     step = (WIDTH - LEFT - 10) / max(len(months), 1)
-    bar = max(step * 0.8, 0.6)
+    bar = min(max(step * 0.8, 0.6), 40.0)
     parts = [
         f'<text x="0" y="{top + 10:.0f}" class="t">{html.escape(title)}</text>',
         f'<text x="0" y="{top + 24:.0f}" class="s">max {_short(largest)} {unit}</text>',

@@ -201,9 +201,16 @@ def activity_html(
             f"<td class='n'>{e(amount(h.get('balance')))} {e(str(h.get('units') or ''))}</td></tr>"
             for h in holdings
         )
+        negative = any(float(h.get("balance") or 0) < 0 for h in holdings)  # type: ignore[arg-type]
         parts.append(
             f"<h4>Token holdings at the cut-off</h4><div class='scroll'><table id='holdings'>"
             f"<tr><th>token</th><th class='n'>balance</th></tr>{rows}</table></div>"
+            + (
+                "<p class='note'>A negative balance: more of the token was sent than the data "
+                "shows received (tokens minted or received outside the data).</p>"
+                if negative
+                else ""
+            )
         )
     if history:
         rows = "".join(
@@ -271,7 +278,7 @@ def render_answer(data: Mapping[str, object]) -> str:
     )
     bands = ", ".join(f"{e(str(n))} from {percent(b)}" for n, b in (risk["bands"] or []))  # type: ignore[union-attr]
     values = "".join(
-        f"<tr><td>{e(k.replace('_', ' '))}</td><td class='n'>{e(str(v['shown']))}</td></tr>"
+        f"<tr><td>{e(str(v.get('label') or k))}</td><td class='n'>{e(str(v['shown']))}</td></tr>"
         for k, v in (profile["values"] or {}).items()  # type: ignore[union-attr]
     )
     lists: Sequence[Mapping[str, object]] = data["label_lists"]  # type: ignore[assignment]

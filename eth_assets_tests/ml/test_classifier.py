@@ -169,3 +169,20 @@ def test_comparison_runs_every_model_on_the_same_folds() -> None:
     assert result.table.height == 9
     assert result.folds.group_by("model").len()["len"].to_list() == [3] * 9
     assert result.table["roc_auc"].min() > 0.8
+
+
+def test_bands_never_fall_in_severity_as_the_score_rises() -> None:
+    from eth_assets.ml.classifier import risk_bands
+
+    cutoffs = {"medium": 0.25, "critical": 0.9}
+    assert risk_bands(0.5, cutoffs) == (
+        ("low", 0.0),
+        ("medium", 0.25),
+        ("high", 0.5),
+        ("critical", 0.9),
+    )
+    # A threshold below "medium": medium would sit above "high", so it is left out.
+    assert risk_bands(0.209, cutoffs) == (("low", 0.0), ("high", 0.209), ("critical", 0.9))
+    assert risk_bands(0.95, cutoffs) == (("low", 0.0), ("medium", 0.25), ("high", 0.95))
+    with pytest.raises(ValueError, match="band cut-offs"):
+        risk_bands(0.5, {"severe": 0.7})

@@ -45,7 +45,9 @@ def test_a_scored_address_is_answered_in_full(setup) -> None:
     assert data["illicit"]["confidence"].startswith("confident")
     assert data["illicit_type"] == "phishing" and data["illicit_type_probability"] == 0.72
     assert data["profile"]["name"] == "busy hubs"
-    assert data["profile"]["values"] == {"transactions": {"value": 29.0, "shown": "29"}}
+    assert data["profile"]["values"] == {
+        "transactions": {"label": "transactions and token transfers", "value": 29.0, "shown": "29"}
+    }
     assert data["label_lists"] == [
         {"source": "mew_darklist", "category": "phishing", "name": "Fake MEW", "date": "2018-01-02"}
     ]
