@@ -33,6 +33,7 @@ LABEL_REFRESH_ASSETS: tuple[str, ...] = (
     "illicit_labels",
     "address_universe",
     "address_features",
+    "address_exposure",
     "clean_features",
     "investor_profiles",
     "training_set",

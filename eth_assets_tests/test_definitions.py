@@ -31,6 +31,7 @@ def test_asset_keys_and_groups() -> None:
         "illicit_labels": "labels",
         "address_universe": "features",
         "address_features": "features",
+        "address_exposure": "features",
         "clean_features": "datasets",
         "elbow_analysis": "analysis",
         "tsne_embedding": "analysis",
