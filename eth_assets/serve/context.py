@@ -1,9 +1,11 @@
 """An address's context beside its score: exposure to listed and flagged addresses, top
 counterparties, activity over time, token holdings and its score in every kept snapshot.
 
-Read once when a snapshot loads (its attachments, and the older kept snapshots' scores) into
-per-address dicts, so a request only looks them up. The shapes are the contract the page and the
-API render (`Snapshot.context`); definitions in docs/exposure.md.
+Read once when a snapshot loads (its attachments, sorted by address with each address's row
+span, and the older kept snapshots' scores); a request turns only its own address's rows into
+dicts (well under a millisecond), so a load holds the interpreter for milliseconds, not
+seconds, and requests keep flowing while a new snapshot is read. The shapes are the contract
+the page and the API render (`Snapshot.context`); definitions in docs/exposure.md.
 """
 
 from __future__ import annotations
@@ -147,26 +149,64 @@ def holding_lists(frame: pl.DataFrame) -> dict[str, list[dict[str, object]]]:
     }
 
 
+def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """address → (first row, row after its last) of a frame sorted by address."""
+    if frame.height == 0:
+        return {}
+    bounds = (
+        frame.select("address")
+        .with_row_index("row")
+        .group_by("address", maintain_order=True)
+        .agg(start=pl.col("row").min(), end=pl.col("row").max() + 1)
+    )
+    return {
+        a: (int(b), int(c))
+        for a, b, c in zip(bounds["address"], bounds["start"], bounds["end"], strict=True)
+    }
+
+
 @dataclass(frozen=True)
 class AddressContexts:
-    """Per-address exposure, counterparties, activity and holdings, looked up per request."""
+    """Per-address exposure, counterparties, activity and holdings: the frames sorted by
+    address with each address's span, turned into dicts only for the address asked about."""
 
-    exposure: dict[str, dict[str, object]]
-    counterparties: dict[str, dict[str, list[dict[str, object]]]]
-    activity: dict[str, dict[str, object]]
-    holdings: dict[str, list[dict[str, object]]]
+    frames: AddressExposure
+    spans: dict[str, dict[str, tuple[int, int]]]  # frame name → address → row span
+    declaration: Mapping[str, object]
+    labels: Mapping[str, list[dict[str, object]]]
+    entities: Mapping[str, list[str]]
+    scores: Mapping[str, Mapping[str, object]]
+
+    @classmethod
+    def empty(cls) -> AddressContexts:
+        """Contexts of no address (every `parts` is None)."""
+        nothing = pl.DataFrame(schema={"address": pl.Utf8})
+        frames = AddressExposure(nothing, nothing, nothing, nothing)
+        return contexts_from_frames(frames, {}, {}, {}, {})
+
+    def _rows(self, name: str, address: str) -> pl.DataFrame:
+        frame: pl.DataFrame = getattr(self.frames, name)
+        start, end = self.spans[name].get(address, (0, 0))
+        return frame.slice(start, end - start)
 
     def parts(self, address: str) -> dict[str, object] | None:
-        """The context of `address` but its score history; None when it has no exposure row.
-        The lists are shared with later requests: read them, never change them."""
-        exposure = self.exposure.get(address)
-        if exposure is None:
+        """The context of `address` but its score history; None when it has no exposure row."""
+        exposure = self._rows("exposure", address)
+        if exposure.height == 0:
             return None
+        row = exposure.row(0, named=True)
+        counterparties = counterparty_lists(
+            self._rows("counterparties", address), self.labels, self.entities, self.scores
+        )
         return {
-            "exposure": exposure,
-            "counterparties": self.counterparties.get(address) or {"by_value": [], "by_count": []},
-            "activity": self.activity[address],
-            "holdings": self.holdings.get(address, []),
+            "exposure": exposure_entry(row, self.declaration),
+            "counterparties": counterparties.get(address) or {"by_value": [], "by_count": []},
+            "activity": {
+                "first_seen": _iso(row.get("first_seen")),
+                "last_seen": _iso(row.get("last_seen")),
+                "monthly": monthly_lists(self._rows("monthly", address)).get(address, []),
+            },
+            "holdings": holding_lists(self._rows("holdings", address)).get(address, []),
         }
 
 
@@ -178,22 +218,17 @@ def contexts_from_frames(
     scores: Mapping[str, Mapping[str, object]],
 ) -> AddressContexts:
     """The per-address contexts of the published (or on-the-fly) frames."""
-    monthly = monthly_lists(frames.monthly)
-    exposure: dict[str, dict[str, object]] = {}
-    activity: dict[str, dict[str, object]] = {}
-    for row in frames.exposure.iter_rows(named=True):
-        address = row["address"]
-        exposure[address] = exposure_entry(row, declaration)
-        activity[address] = {
-            "first_seen": _iso(row.get("first_seen")),
-            "last_seen": _iso(row.get("last_seen")),
-            "monthly": monthly.get(address, []),
-        }
+    names = ("exposure", "counterparties", "monthly", "holdings")
+    ordered = AddressExposure(
+        **{name: getattr(frames, name).sort("address", maintain_order=True) for name in names}
+    )
     return AddressContexts(
-        exposure=exposure,
-        counterparties=counterparty_lists(frames.counterparties, labels, entities, scores),
-        activity=activity,
-        holdings=holding_lists(frames.holdings),
+        frames=ordered,
+        spans={name: _spans(getattr(ordered, name)) for name in names},
+        declaration=declaration,
+        labels=labels,
+        entities=entities,
+        scores=scores,
     )
 
 

@@ -243,12 +243,14 @@ class OnTheFlyScorer:
 def load_on_the_fly(
     folder: Path,
     manifest: Mapping[str, object],
-    rows: Mapping[str, Mapping[str, object]],
+    scores: pl.DataFrame,
+    bands: Mapping[str, Mapping[str, object]],
     label_hits: dict[str, list[dict[str, object]]] | None = None,
     entities: Mapping[str, list[str]] | None = None,
 ) -> tuple[OnTheFlyScorer | None, str]:
-    """The scorer of a published snapshot, or None and why it cannot score on the fly.
-    `label_hits` and `entities`, when the caller has read them already, are not read again."""
+    """The scorer of a published snapshot (its `scores` frame; `bands`: address → band and
+    probability), or None and why it cannot score on the fly. `label_hits` and `entities`,
+    when the caller has read them already, are not read again."""
     terms = manifest.get("on_the_fly")
     if not isinstance(terms, dict):
         return None, "this snapshot was published without what on-the-fly scoring needs"
@@ -273,11 +275,11 @@ def load_on_the_fly(
         if type_path is not None and type_path.is_file()
         else None
     )
+    described = scores.select("profile_id", "profile_sets_apart").drop_nulls("profile_id")
     descriptions: dict[int, str] = {}
-    for row in rows.values():
-        if row.get("profile_id") is not None:
-            descriptions.setdefault(int(row["profile_id"]), str(row.get("profile_sets_apart")))
-    first = next(iter(rows.values()), {})
+    for profile_id, text in described.unique("profile_id", keep="first").iter_rows():
+        descriptions[int(profile_id)] = str(text)
+    first = scores.row(0, named=True) if scores.height else {}
     constants = {
         key: first.get(key)
         for key in ("model", "model_as_of", "model_chain_source", "as_of", "chain_source")
@@ -294,9 +296,9 @@ def load_on_the_fly(
         descriptions=descriptions,
         constants=constants,
         type_model=type_model,
-        flagged=frozenset(a for a, row in rows.items() if row.get("is_flagged")),
+        flagged=frozenset(scores.filter(pl.col("is_flagged"))["address"].to_list()),
         entities=entities or {},
-        scored_rows=rows,
+        scored_rows=bands,
         exposure_terms=exposure if isinstance(exposure := manifest.get("exposure"), dict) else {},
     )
     return scorer, ""

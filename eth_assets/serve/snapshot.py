@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,33 @@ from eth_assets.serve.on_the_fly import LABELS, OnTheFlyScorer, load_on_the_fly
 log = logging.getLogger(__name__)
 
 
+class ScoreRows(Mapping[str, dict[str, object]]):
+    """The snapshot's rows by address, each turned into a dict only when asked for: a load
+    indexes the addresses (milliseconds) instead of converting every row (the reasons'
+    records make that a large share of a second), so requests keep flowing while it loads."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self._index = dict(zip(frame["address"].to_list(), range(frame.height), strict=True))
+        # What counterparties show of a scored address, without converting its whole row.
+        self.bands: dict[str, dict[str, object]] = {
+            a: {"band": b, "probability": p}
+            for a, b, p in zip(frame["address"], frame["band"], frame["probability"], strict=True)
+        }
+
+    def __getitem__(self, address: str) -> dict[str, object]:
+        return self.frame.row(self._index[address], named=True)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self._index
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One published snapshot: its manifest, a row per address, the scorer of addresses it
@@ -37,7 +65,7 @@ class Snapshot:
     addresses' contexts and score histories, read at load."""
 
     manifest: dict[str, object]
-    rows: dict[str, dict[str, object]]
+    rows: Mapping[str, dict[str, object]]
     on_the_fly: OnTheFlyScorer | None = None
     on_the_fly_note: str = ""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -89,7 +117,7 @@ def load_snapshot(folder: Path, history_cache: dict[str, PastScores] | None = No
     addresses' contexts and every kept snapshot's scores (older files read once across loads
     sharing `history_cache`)."""
     frame, manifest = read_current(folder)
-    rows = {row["address"]: row for row in frame.iter_rows(named=True)}
+    rows = ScoreRows(frame)
     contexts, history, current = None, {}, None
     labels, entities = None, {}
     try:
@@ -97,7 +125,7 @@ def load_snapshot(folder: Path, history_cache: dict[str, PastScores] | None = No
         if labels_path is not None and labels_path.is_file():
             labels = read_label_hits(labels_path)
         entities = read_entities(folder, manifest)
-        contexts = load_contexts(folder, manifest, labels or {}, entities, rows)
+        contexts = load_contexts(folder, manifest, labels or {}, entities, rows.bands)
         snapshots = kept_snapshots(folder, manifest, history_cache)
         history = score_histories(snapshots)
         current = next((p for p in snapshots if p.name == manifest.get("file")), None)
@@ -105,7 +133,7 @@ def load_snapshot(folder: Path, history_cache: dict[str, PastScores] | None = No
         # The scores are still served; only the context beside them is missing.
         log.warning("no address context for %s: %s", manifest.get("file"), error)
     try:
-        scorer, note = load_on_the_fly(folder, manifest, rows, labels, entities)
+        scorer, note = load_on_the_fly(folder, manifest, frame, rows.bands, labels, entities)
     except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
         # The scores are still served; only addresses outside them lose the on-the-fly path.
         log.warning("on-the-fly scoring off for %s: %s", manifest.get("file"), error)

@@ -320,7 +320,7 @@ def test_an_address_outside_the_snapshot_gets_the_same_context_on_the_fly(
         manifest={"file": "now.parquet"},
         rows=rows,
         on_the_fly=scorer,
-        contexts=AddressContexts({}, {}, {}, {}),
+        contexts=AddressContexts.empty(),
         current=current,
     )
     context = snapshot.context(PAID)
