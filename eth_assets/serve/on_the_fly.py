@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -53,6 +54,22 @@ MODEL, PROFILES, CLEANING, POPULATIONS, LABELS = (
 # Published only when illicit_type_model learned a model: without it, types stay NULL.
 TYPE_MODEL = "illicit_type.pkl"
 CACHE_SIZE = 4096
+T = TypeVar("T")
+
+
+def read_lake(query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """`query` on a fresh DuckDB connection, retried once if a day file of the lake was swapped
+    while it ran (a compaction or a re-extract replaces files atomically)."""
+    for attempt in (1, 2):
+        con = connect()
+        try:
+            return query(con)
+        except duckdb.IOException:
+            if attempt == 2:
+                raise
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
 
 
 def on_the_fly_terms(provenance: Mapping[str, str], fit: Mapping[str, str]) -> dict[str, object]:
@@ -160,25 +177,18 @@ class OnTheFlyScorer:
         return parts
 
     def _context(self, address: str) -> dict[str, object] | None:
-        for attempt in (1, 2):  # retried once if a day file was swapped while the query ran
-            con = connect()
-            try:
-                frames = exposure_of_addresses(
-                    con,
-                    self.lake,
-                    [address],
-                    self.as_of,
-                    self.excluded_tokens,
-                    self.label_hits.keys(),
-                    self.flagged,
-                    lists_read=bool(self.exposure_terms.get("label_sources")),
-                )
-                break
-            except duckdb.IOException:
-                if attempt == 2:
-                    raise
-            finally:
-                con.close()
+        frames = read_lake(
+            lambda con: exposure_of_addresses(
+                con,
+                self.lake,
+                [address],
+                self.as_of,
+                self.excluded_tokens,
+                self.label_hits.keys(),
+                self.flagged,
+                lists_read=bool(self.exposure_terms.get("label_sources")),
+            )
+        )
         if frames.exposure.filter(pl.col("first_seen").is_not_null()).height == 0:
             return None
         contexts = contexts_from_frames(
@@ -189,18 +199,11 @@ class OnTheFlyScorer:
     def features(self, addresses: Sequence[str]) -> pl.DataFrame:
         """The flagged feature rows of `addresses`, from the lake (retried once if a day file
         was swapped while the query ran)."""
-        for attempt in (1, 2):
-            con = connect()
-            try:
-                features = features_of_addresses(
-                    con, self.lake, addresses, self.as_of, self.excluded_tokens
-                )
-                break
-            except duckdb.IOException:
-                if attempt == 2:
-                    raise
-            finally:
-                con.close()
+        features = read_lake(
+            lambda con: features_of_addresses(
+                con, self.lake, addresses, self.as_of, self.excluded_tokens
+            )
+        )
         universe = pl.DataFrame(
             {
                 "address": features["address"],
