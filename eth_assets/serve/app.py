@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from eth_assets.addresses import address_problem, to_checksum_address
 from eth_assets.serve.answers import Links, answer, is_simulated, not_scored
+from eth_assets.serve.limits import BodyLimit, echoed
 from eth_assets.serve.page import error_block, render_answer, render_page
 from eth_assets.serve.reports import ReportStore
 from eth_assets.serve.screening import ScreeningError, parse_addresses, report_row, to_csv
@@ -31,7 +32,12 @@ from eth_assets.serve.snapshot import Snapshot, SnapshotSource
 MAX_BODY_BYTES = 64 * 1024
 # A screening upload of `screen_limit` addresses with a few columns each fits in this.
 MAX_SCREEN_BYTES = 512 * 1024
-ERRORS = {400: {"description": "Malformed input: the message names the problem"}}
+# What a multipart form adds around the screening file (boundaries, part headers).
+FORM_OVERHEAD_BYTES = 4 * 1024
+ERRORS = {
+    400: {"description": "Malformed input: the message names the problem"},
+    413: {"description": "The request body is over the limit"},
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,10 @@ def check_address(text: object) -> str:
     if problem == "EIP-55 checksum mismatch":
         problem += f"; the checksummed form is {to_checksum_address(str(text).strip().lower())}"
     raise BadInput(f"{shown} is not an Ethereum address: {problem}")
+
+
+class UploadTooLarge(BadInput):
+    """A screening file over MAX_SCREEN_BYTES, refused with 413 like any oversized body."""
 
 
 class ScoringUnavailable(RuntimeError):
@@ -115,15 +125,15 @@ def batch_results(
     results: list[dict[str, object]] = []
     for index, item in enumerate(items):
         if index in problems:
-            results.append({"input": item, "status": 400, "error": problems[index]})
+            results.append({"input": echoed(item), "status": 400, "error": problems[index]})
             continue
         key = keys[index]
         row = rows[key]
         if row is None:
-            results.append({"input": item, "status": 404, **not_scored(snapshot, key)})
+            results.append({"input": echoed(item), "status": 404, **not_scored(snapshot, key)})
         else:
             results.append(
-                {"input": item, "status": 200, **full_answer(snapshot, key, row, settings)}
+                {"input": echoed(item), "status": 200, **full_answer(snapshot, key, row, settings)}
             )
     return results
 
@@ -145,13 +155,15 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in error.errors()
+            f"{echoed('.'.join(str(p) for p in e.get('loc', ())))}: {echoed(e.get('msg'))}"
+            for e in error.errors()[:5]
         )
         return JSONResponse(status_code=400, content={"error": f"malformed request: {problems}"})
 
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, error: BadInput) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"error": str(error)})
+        status = 413 if isinstance(error, UploadTooLarge) else 400
+        return JSONResponse(status_code=status, content={"error": str(error)})
 
     @app.exception_handler(ScoringUnavailable)
     async def unavailable(request: Request, error: ScoringUnavailable) -> JSONResponse:
@@ -159,16 +171,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
             status_code=503, content={"error": str(error)}, headers={"Retry-After": "5"}
         )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        limit = MAX_SCREEN_BYTES if request.url.path == "/api/v1/screen" else MAX_BODY_BYTES
-        if length and length.isdigit() and int(length) > limit:
-            return JSONResponse(
-                status_code=400,
-                content={"error": f"request body of {length} bytes is over {limit}"},
-            )
-        return await call_next(request)
+    # Bodies are counted as they are read, whatever the headers say: a chunked body declares
+    # no length. A form's boundaries come on top of the screening file's own limit.
+    app.add_middleware(
+        BodyLimit,
+        default=MAX_BODY_BYTES,
+        limits={"/api/v1/screen": MAX_SCREEN_BYTES},
+        form_overhead=FORM_OVERHEAD_BYTES,
+    )
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:
@@ -251,7 +261,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def page(address: str = "") -> HTMLResponse:
         snapshot = snapshots.current()
-        body, status, shown = "", 200, address.strip()
+        body, status, shown = "", 200, echoed(address.strip())
         if address.strip():
             try:
                 key = check_address(address)
@@ -268,7 +278,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         }
         simulated = is_simulated(snapshot.manifest.get("chain_source"))
         return HTMLResponse(
-            render_page(address, shown, body, summary, simulated), status_code=status
+            render_page(echoed(address), shown, body, summary, simulated), status_code=status
         )
 
     return app
@@ -298,7 +308,7 @@ async def upload(request: Request) -> bytes:
         if size > MAX_SCREEN_BYTES:
             content += b"x"
     if len(content) > MAX_SCREEN_BYTES:
-        raise BadInput(f"the upload is over {MAX_SCREEN_BYTES} bytes")
+        raise UploadTooLarge(f"the upload is over the limit of {MAX_SCREEN_BYTES:,} bytes")
     return content
 
 

@@ -8,6 +8,8 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from eth_assets.serve.limits import echoed
+
 # The report's columns, in order (CSV and JSON alike).
 COLUMNS = (
     "line",
@@ -88,7 +90,7 @@ def _share(exposure: Mapping[str, object] | None, part: str, key: str) -> object
 def report_row(line: Line, result: Mapping[str, object]) -> dict[str, object]:
     """The report's row of one line, from the API's answer for it (status 200, 400 or 404)."""
     row: dict[str, object] = dict.fromkeys(COLUMNS)
-    row.update(line=line.number, input=line.text, status=result.get("status"))
+    row.update(line=line.number, input=echoed(line.text), status=result.get("status"))
     row["address"] = result.get("address")
     if result.get("status") != 200:
         row["error"] = result.get("error")

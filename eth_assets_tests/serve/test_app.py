@@ -97,14 +97,14 @@ def test_malformed_addresses_get_400_naming_the_problem(setup, address: str, pro
     assert problem in response.json()["error"]
 
 
-def test_bad_bodies_get_400_and_the_app_keeps_serving(setup) -> None:
+def test_bad_bodies_get_400_or_413_and_the_app_keeps_serving(setup) -> None:
     client, _ = setup
     huge = client.post(
         "/api/v1/addresses:batch",
         content=b'{"addresses": ["' + b"a" * 1_000_000 + b'"]}',
         headers={"content-type": "application/json"},
     )
-    assert huge.status_code == 400 and "bytes" in huge.json()["error"]
+    assert huge.status_code == 413 and "65,536 bytes" in huge.json()["error"]
     wrong_shape = client.post("/api/v1/addresses:batch", json={"address": KNOWN})
     assert wrong_shape.status_code == 400 and "addresses" in wrong_shape.json()["error"]
     over_cap = client.post("/api/v1/addresses:batch", json={"addresses": [KNOWN] * 4})
@@ -190,7 +190,11 @@ def test_screening_is_bounded(setup) -> None:
     response = client.post("/api/v1/screen", content=too_many)
     assert response.status_code == 400 and "the limit is 1,000" in response.json()["error"]
     huge = client.post("/api/v1/screen", content=b"0" * (600 * 1024))
-    assert huge.status_code == 400 and "bytes" in huge.json()["error"]
+    assert huge.status_code == 413 and "524,288 bytes" in huge.json()["error"]
+    form = client.post(
+        "/api/v1/screen", files={"file": ("big.csv", b"0" * (600 * 1024), "text/csv")}
+    )
+    assert form.status_code == 413 and "524,288 bytes" in form.json()["error"]
     binary = client.post("/api/v1/screen", content=b"\xff\xfe\x00")
     assert binary.status_code == 400 and "not UTF-8" in binary.json()["error"]
 
