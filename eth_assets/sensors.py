@@ -8,6 +8,7 @@ cursor. A changed file requests one run of `illicit_labels` and of every asset b
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 from dagster import (
@@ -54,6 +55,11 @@ label_refresh_job = define_asset_job(
 
 Fingerprints = dict[str, dict[str, int | str]]
 
+# A label file replaced by delete + rename (or a rename racing the stat and the read) is briefly
+# missing: fingerprinting is tried this many times, this many seconds apart, before the tick skips.
+FINGERPRINT_ATTEMPTS = 3
+FINGERPRINT_PAUSE_SECONDS = 0.5
+
 
 def watched_label_files(chain_source: ChainSource) -> list[str]:
     """The files `illicit_labels` reads without config: $ETH_ASSETS_LABEL_FILES, else the chain
@@ -85,6 +91,26 @@ def fingerprint_files(files: list[str], previous: Fingerprints) -> Fingerprints:
             "sha256": str(recorded) if unchanged and recorded else _sha256(path),
         }
     return result
+
+
+def fingerprint_while_replaced(
+    files: list[str], previous: Fingerprints
+) -> Fingerprints | SkipReason:
+    """`fingerprint_files`, tried again while a file is briefly missing (being replaced); a skip
+    naming the file when it stays missing, so the tick keeps its cursor and the next one
+    compares again."""
+    missing = ""
+    for attempt in range(FINGERPRINT_ATTEMPTS):
+        if attempt:
+            time.sleep(FINGERPRINT_PAUSE_SECONDS)
+        try:
+            return fingerprint_files(files, previous)
+        except FileNotFoundError as error:
+            missing = str(error.filename or error)
+    return SkipReason(
+        f"label file {missing} disappeared while it was read, {FINGERPRINT_ATTEMPTS} times "
+        "(being replaced?): this tick is skipped and the next one compares the files again"
+    )
 
 
 def changed_files(previous: Fingerprints, current: Fingerprints) -> list[str]:
@@ -131,7 +157,9 @@ def label_files_sensor(
     if missing:
         return SkipReason(missing)
     previous = _read_cursor(context)
-    current = fingerprint_files(files, previous or {})
+    current = fingerprint_while_replaced(files, previous or {})
+    if isinstance(current, SkipReason):
+        return current
     cursor = json.dumps(current, sort_keys=True)
     if previous is None:
         return SensorResult(
