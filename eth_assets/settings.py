@@ -41,6 +41,7 @@ SIM_DAYS_ENV = "ETH_ASSETS_SIM_DAYS"
 BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
 BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
 BQ_TIMEOUT_ENV = "ETH_ASSETS_BQ_TIMEOUT_SECONDS"
+BQ_CONNECT_TIMEOUT_ENV = "ETH_ASSETS_BQ_CONNECT_TIMEOUT_SECONDS"
 GOOGLE_PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 LAKE_COMPACT_ENV = "ETH_ASSETS_LAKE_COMPACT_BELOW_MIB"
 LABEL_FILES_ENV = "ETH_ASSETS_LABEL_FILES"
@@ -49,6 +50,7 @@ FEATURE_ENGINE_ENV = "ETH_ASSETS_FEATURE_ENGINE"
 SCHEDULE_RUNNING_ENV = "ETH_ASSETS_NIGHTLY_SCHEDULE"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_UI_URL_ENV = "ETH_ASSETS_MLFLOW_UI_URL"
+MLFLOW_TIMEOUT_ENV = "ETH_ASSETS_MLFLOW_TIMEOUT_SECONDS"
 DAGSTER_UI_URL_ENV = "ETH_ASSETS_DAGSTER_UI_URL"
 DEFAULT_DAGSTER_UI_URL = "http://127.0.0.1:3000"
 ENTITY_LABELS_ENV = "ETH_ASSETS_ENTITY_LABELS"
@@ -79,6 +81,8 @@ FEATURE_ENGINES = ("local", "bigquery")
 DEFAULT_BQ_DATASET = "bigquery-public-data.crypto_ethereum"
 DEFAULT_BQ_MAX_BYTES = 50 * 2**30
 DEFAULT_BQ_TIMEOUT_SECONDS = 600.0
+DEFAULT_BQ_CONNECT_TIMEOUT_SECONDS = 10.0
+DEFAULT_MLFLOW_TIMEOUT_SECONDS = 30.0
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"
 # ETH_ASSETS_SIM_* variable → the SimulatedChainSource field it sets.
 SIM_FIELDS = {
@@ -147,6 +151,13 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds one BigQuery query may take, download included, before it fails as a transient "
         "error and BigQuery stops the job",
     ),
+    Setting(
+        BQ_CONNECT_TIMEOUT_ENV,
+        "10",
+        "seconds a connection to the BigQuery endpoint may take before the first query; an "
+        "endpoint that cannot be reached (no DNS, refused, no route) fails the run at once, "
+        "without retries",
+    ),
     Setting(GOOGLE_PROJECT_ENV, "—", "the Google Cloud project that pays for BigQuery queries"),
     Setting(
         "GOOGLE_APPLICATION_CREDENTIALS",
@@ -169,6 +180,13 @@ SETTINGS: tuple[Setting, ...] = (
         MLFLOW_UI_URL_ENV,
         f"`{DEFAULT_MLFLOW_UI_URL}`",
         "address of the MLflow UI used for links in the Dagster UI",
+    ),
+    Setting(
+        MLFLOW_TIMEOUT_ENV,
+        "30",
+        "seconds an MLflow server may take to answer one request (and the reachability check "
+        "before each use); requests are tried 3 times. MLflow's own "
+        "`MLFLOW_HTTP_REQUEST_TIMEOUT` and `MLFLOW_HTTP_REQUEST_MAX_RETRIES` win when set",
     ),
     Setting(
         DAGSTER_UI_URL_ENV,
@@ -271,18 +289,28 @@ def bigquery_max_bytes_billed() -> int:
     return DEFAULT_BQ_MAX_BYTES if text is None else int(text)
 
 
-def bigquery_timeout_seconds() -> float:
-    """$ETH_ASSETS_BQ_TIMEOUT_SECONDS as a positive number of seconds, or 600."""
-    text = _read(BQ_TIMEOUT_ENV)
+def _positive_seconds(name: str, default: float) -> float:
+    """$name as a positive, finite number of seconds, or `default` when unset."""
+    text = _read(name)
     if text is None:
-        return DEFAULT_BQ_TIMEOUT_SECONDS
+        return default
     try:
         seconds = float(text)
     except ValueError:
-        raise ValueError(f"{BQ_TIMEOUT_ENV}={text!r} is not a number of seconds") from None
+        raise ValueError(f"{name}={text!r} is not a number of seconds") from None
     if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{BQ_TIMEOUT_ENV}={text!r} must be a positive, finite number of seconds")
+        raise ValueError(f"{name}={text!r} must be a positive, finite number of seconds")
     return seconds
+
+
+def bigquery_timeout_seconds() -> float:
+    """$ETH_ASSETS_BQ_TIMEOUT_SECONDS as a positive number of seconds, or 600."""
+    return _positive_seconds(BQ_TIMEOUT_ENV, DEFAULT_BQ_TIMEOUT_SECONDS)
+
+
+def bigquery_connect_timeout_seconds() -> float:
+    """$ETH_ASSETS_BQ_CONNECT_TIMEOUT_SECONDS as a positive number of seconds, or 10."""
+    return _positive_seconds(BQ_CONNECT_TIMEOUT_ENV, DEFAULT_BQ_CONNECT_TIMEOUT_SECONDS)
 
 
 def google_cloud_project() -> str | None:
@@ -343,6 +371,11 @@ def mlflow_artifact_root() -> Path:
 def mlflow_ui_url() -> str:
     """$ETH_ASSETS_MLFLOW_UI_URL (no trailing slash), default http://127.0.0.1:5000."""
     return (_read(MLFLOW_UI_URL_ENV) or DEFAULT_MLFLOW_UI_URL).rstrip("/")
+
+
+def mlflow_timeout_seconds() -> float:
+    """$ETH_ASSETS_MLFLOW_TIMEOUT_SECONDS as a positive number of seconds, or 30."""
+    return _positive_seconds(MLFLOW_TIMEOUT_ENV, DEFAULT_MLFLOW_TIMEOUT_SECONDS)
 
 
 def dagster_ui_url() -> str:
