@@ -8,8 +8,9 @@ to the empty string counts as unset. The one
 exception is `nightly_schedule_running`, read by `schedules.py` when the code location loads,
 because a schedule's default status is part of its definition.
 
-Commands are run from the repository root, so `./data` holds runtime output and `../shared/data`
-is the shared real-data folder beside the checkout.
+Relative defaults are resolved against the project root (the checkout, or the folder holding
+workspace.yaml), so `data/` there holds runtime output and `../shared/data` beside it is the shared
+real-data folder, whichever subfolder a command is started from.
 """
 
 from __future__ import annotations
@@ -236,14 +237,43 @@ def _read(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+# A folder holding this file is a Dagster project root (the checkout, or a deployment's folder).
+PROJECT_MARKER = "workspace.yaml"
+
+
+def package_checkout() -> Path | None:
+    """The checkout this package runs from (the folder above `eth_assets/` holding
+    workspace.yaml and pyproject.toml); None for an installed package."""
+    folder = Path(__file__).resolve().parent.parent
+    found = (folder / PROJECT_MARKER).is_file() and (folder / "pyproject.toml").is_file()
+    return folder if found else None
+
+
+def project_root(cwd: Path | None = None) -> Path:
+    """What relative defaults (`data/`, `../shared/data`) are resolved against, so that a command
+    started in a subfolder uses the same data as one started at the root: the package's checkout
+    when `cwd` (default: the current directory) is inside it, else the nearest folder upward
+    holding workspace.yaml, else `cwd` itself."""
+    here = (cwd or Path.cwd()).resolve()
+    checkout = package_checkout()
+    if checkout is not None and here.is_relative_to(checkout):
+        return checkout
+    return next((d for d in (here, *here.parents) if (d / PROJECT_MARKER).is_file()), here)
+
+
 def data_dir() -> Path:
-    """Runtime output folder (lake, DuckDB files, MLflow store): $ETH_ASSETS_DATA_DIR or ./data."""
-    return Path(_read(DATA_DIR_ENV) or "data").resolve()
+    """Runtime output folder (lake, DuckDB files, MLflow store): $ETH_ASSETS_DATA_DIR, else
+    `data/` of the project root (see `project_root`), never a second one in a subfolder."""
+    configured = _read(DATA_DIR_ENV)
+    return Path(configured).resolve() if configured else project_root() / "data"
 
 
 def shared_data_dir() -> Path:
-    """The real-data folder: $ETH_ASSETS_SHARED_DATA or ../shared/data."""
-    return Path(_read(SHARED_DATA_ENV) or os.path.join("..", "shared", "data")).resolve()
+    """The real-data folder: $ETH_ASSETS_SHARED_DATA, else ../shared/data of the project root."""
+    configured = _read(SHARED_DATA_ENV)
+    if configured:
+        return Path(configured).resolve()
+    return (project_root() / ".." / "shared" / "data").resolve()
 
 
 def default_parquet_dir() -> Path:
