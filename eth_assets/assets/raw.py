@@ -61,6 +61,7 @@ def _run_metadata(written: WindowWrite, source: str) -> dict[str, object]:
         "run_bytes": written.bytes,
         "run_days_with_rows": len(written.days),
         "run_days_emptied": len(written.emptied_days),
+        "run_days_shrunk": len(written.shrunk_days),
         "run_first_block_timestamp": str(first) if first else "",
         "run_last_block_timestamp": str(last) if last else "",
         **_compaction_metadata(written),
@@ -80,7 +81,7 @@ FEATURE_EFFECTS = {
 
 
 class RawConfig(Config):
-    """Opt-ins for writes the lake otherwise refuses (both are logged day by day)."""
+    """Opt-ins for writes the lake otherwise refuses (each is logged day by day)."""
 
     replace_other_source: bool = Field(
         default=False,
@@ -91,6 +92,19 @@ class RawConfig(Config):
         default=False,
         description="Delete days the lake holds but the source now has no rows for. Off: such a "
         "run fails and changes nothing.",
+    )
+    allow_shrinking_days: bool = Field(
+        default=False,
+        description="Replace days the lake holds by fewer rows (more than max_day_shrink_share "
+        "of them lost: a partial day). Off: such a run fails, names each day with both row "
+        "counts, and changes nothing.",
+    )
+    max_day_shrink_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of a day's rows a rewrite may lose without allow_shrinking_days "
+        "(0: a day the lake holds may never shrink silently).",
     )
 
 
@@ -147,6 +161,8 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
                 chain_source.describe(),
                 config.replace_other_source,
                 config.allow_deleting_days,
+                config.allow_shrinking_days,
+                config.max_day_shrink_share,
             )
         except Exception as error:
             raise fail_without_retry_unless_transient(error) from error
@@ -155,6 +171,11 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
                 f"{table.name}: deleted {len(written.emptied_days)} day(s) the source has no rows "
                 f"for (allow_deleting_days): "
                 + ", ".join(d.isoformat() for d in written.emptied_days)
+            )
+        if written.shrunk_days:
+            context.log.warning(
+                f"{table.name}: replaced {len(written.shrunk_days)} day(s) by fewer rows "
+                "(allow_shrinking_days): " + "; ".join(c.text() for c in written.shrunk_days)
             )
         missing = [str(c) for c in written.source_metadata.get("columns_filled_with_null") or []]
         for column in missing:

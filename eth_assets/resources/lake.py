@@ -61,6 +61,29 @@ def lake_sources(root: Path, table: RawTable) -> dict[str, list[date]]:
     return found
 
 
+def other_sources_in_lake(root: Path, source: str) -> dict[str, dict[str, list[date]]]:
+    """Days of each raw table that a source other than `source` wrote, by table then source
+    (days written before sources were recorded count as the same source)."""
+    found: dict[str, dict[str, list[date]]] = {}
+    for table in RAW_TABLES.values():
+        others = {
+            other: days
+            for other, days in lake_sources(root, table).items()
+            if other not in (source, UNRECORDED)
+        }
+        if others:
+            found[table.name] = others
+    return found
+
+
+def day_rows(path: Path) -> int | None:
+    """Rows of a day file from its Parquet footer; None when the footer cannot be read."""
+    try:
+        return pq.read_metadata(path).num_rows
+    except (OSError, ValueError):
+        return None
+
+
 def _days_text(days: list[date]) -> str:
     """`n days: d1, d2, … dn` (the first and last few of a long list)."""
     shown = [d.isoformat() for d in days]
@@ -81,6 +104,40 @@ class DayStats:
     staged_file: Path | None = None
 
 
+@dataclass(frozen=True)
+class DayShrink:
+    """A day the lake held with `before` rows that a write replaces with `after` (fewer) rows."""
+
+    day: date
+    before: int
+    after: int
+
+    @property
+    def share(self) -> float:
+        """The share of the day's rows lost."""
+        return (self.before - self.after) / self.before if self.before else 0.0
+
+    def text(self) -> str:
+        """`2017-06-03 from 2,171 to 1,172 rows (−46.0%)`."""
+        counts = f"from {self.before:,} to {self.after:,} rows"
+        return f"{self.day.isoformat()} {counts} (−{self.share:.1%})"
+
+
+def shrinking_days(
+    existing: dict[date, Path], staged: dict[date, DayStats], max_share: float
+) -> list[DayShrink]:
+    """Days held in `existing` whose staged replacement loses more than `max_share` of their
+    rows (a partial day); days the source lacks entirely are the deletion guard's."""
+    shrunk = []
+    for day, stats in sorted(staged.items()):
+        before = day_rows(existing[day]) if day in existing else None
+        if before is not None and stats.rows < before:
+            change = DayShrink(day, before, stats.rows)
+            if change.share > max_share:
+                shrunk.append(change)
+    return shrunk
+
+
 @dataclass
 class WindowWrite:
     """Outcome of replacing a window of days: stats of the days that now hold rows."""
@@ -90,6 +147,7 @@ class WindowWrite:
     end: datetime
     days: list[DayStats]
     emptied_days: list[date] = field(default_factory=list)
+    shrunk_days: list[DayShrink] = field(default_factory=list)
     source_metadata: dict[str, object] = field(default_factory=dict)
     compaction: Compaction | None = None
 
@@ -199,14 +257,19 @@ def replace_window(
     source: str = "unknown",
     replace_other_source: bool = False,
     allow_deleting_days: bool = False,
+    allow_shrinking_days: bool = False,
+    max_shrink_share: float = 0.0,
 ) -> WindowWrite:
     """Replace every day of [start, end) of `table` in the lake with the source's rows.
 
-    Days another source wrote are refused unless `replace_other_source`, and days the lake holds
-    but the source has no rows for are refused unless `allow_deleting_days`: both checks run
-    before anything changes, with a LakeGuardError naming the sources and days. All days are
-    staged first; only then is each day's file swapped in (atomic rename) and, when allowed,
-    days that no longer have rows removed. A failure before the swaps leaves the lake untouched.
+    Refused with a LakeGuardError naming the sources, days and counts, before anything changes:
+    days of the window another source wrote, and any write while the lake holds days of another
+    source (so a second source cannot add new days either), unless `replace_other_source`; days
+    the lake holds but the source has no rows for, unless `allow_deleting_days`; days the source
+    has fewer rows for than the lake (more than `max_shrink_share` of them lost: a partial
+    day), unless `allow_shrinking_days`. All days are staged first; only then is each day's
+    file swapped in (atomic rename) and, when allowed, days that no longer have rows removed. A
+    failure before the swaps leaves the lake untouched.
     """
     table_dir = root / table.name
     other = check_window_sources(root, table, start, end, source)
@@ -217,6 +280,21 @@ def replace_window(
             f"this run's source is {source}. Nothing was changed. Use a separate data dir per "
             "source, or set `replace_other_source: true` in the raw asset's config to replace "
             "those days"
+        )
+    foreign = other_sources_in_lake(root, source)
+    if foreign and not replace_other_source:
+        held = "; ".join(
+            f"{_days_text(days)} of {name} written by {other_source}"
+            for name, by_source in foreign.items()
+            for other_source, days in sorted(by_source.items())
+        )
+        raise LakeGuardError(
+            f"{table.name}: this run's source is {source}, but the lake {root} holds {held}. "
+            f"Writing [{start.date()}, {end.date()}) from {source} would mix two sources in one "
+            "lake. Nothing was changed. Give this source a separate data dir "
+            "(ETH_ASSETS_DATA_DIR, or the lake's `root`), or set `replace_other_source: true` "
+            "in the raw assets' config to switch this lake to it (then replace every day and "
+            "rematerialize everything downstream)"
         )
     staging_root = root / STAGING_DIR
     staging = staging_root / f"{table.name}-{uuid.uuid4().hex}"
@@ -235,6 +313,22 @@ def replace_window(
                 "that the lake holds; replacing the window would delete them. Nothing was "
                 "changed. Check the source, or set `allow_deleting_days: true` in the raw "
                 "asset's config if those days really are empty now"
+            )
+        replaced_from_other = set(other) if replace_other_source else set()
+        shrunk = shrinking_days(
+            {d: p for d, p in existing.items() if d not in replaced_from_other},
+            staged,
+            max_shrink_share,
+        )
+        if shrunk and not allow_shrinking_days:
+            shown = [c.text() for c in shrunk[:8]] + (["…"] if len(shrunk) > 8 else [])
+            raise LakeGuardError(
+                f"{table.name}: the source ({source}) has fewer rows than the lake for "
+                f"{len(shrunk)} day{'s' if len(shrunk) != 1 else ''}: {'; '.join(shown)}. "
+                "Replacing them would lose those rows (a partial export or a missing file?). "
+                "Nothing was changed. Check the source, or set `allow_shrinking_days: true` in "
+                "the raw asset's config if the smaller days are right (`max_day_shrink_share` "
+                f"tolerates a smaller loss; now {max_shrink_share:.1%})"
             )
         emptied: list[date] = []
         for day in days_in_window(start, end):
@@ -255,6 +349,7 @@ def replace_window(
         end=end,
         days=[staged[d] for d in sorted(staged)],
         emptied_days=emptied,
+        shrunk_days=shrunk,
         source_metadata=source_metadata,
     )
 
@@ -302,6 +397,8 @@ class ParquetLake(ConfigurableResource):
         source: str = "unknown",
         replace_other_source: bool = False,
         allow_deleting_days: bool = False,
+        allow_shrinking_days: bool = False,
+        max_shrink_share: float = 0.0,
     ) -> WindowWrite:
         """Replace the days of [start, end) of a raw table (see `replace_window`), then compact
         the small periods holding those days. A compaction failure after the swap says that the
@@ -315,6 +412,8 @@ class ParquetLake(ConfigurableResource):
             source,
             replace_other_source,
             allow_deleting_days,
+            allow_shrinking_days,
+            max_shrink_share,
         )
         try:
             written.compaction = self.compact(table_name, list(days_in_window(start, end)))
