@@ -114,7 +114,8 @@ def raw_data_quality(
         for name, (table, expression, count_name, severity) in RAW_CHECK_QUERIES.items():
             if name not in selected:
                 continue
-            count = _scalar(con, lake, table, expression)
+            with lake.naming_damaged_files():
+                count = _scalar(con, lake, table, expression)
             yield AssetCheckResult(
                 asset_key=selected[name].asset_key,
                 check_name=name,

@@ -7,11 +7,12 @@ DuckDB connection that has `transactions`, `token_transfers` and `universe` defi
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import duckdb
 import polars as pl
@@ -202,6 +203,26 @@ class RawRelations(Protocol):
     def relation_sql(self, table_name: str) -> str: ...
 
 
+Reader = TypeVar("Reader", bound=Callable[..., object])
+
+
+def naming_damaged_lake_files(read: Reader) -> Reader:
+    """`read(con, lake, …)` with a DuckDB error from a damaged lake file turned into an error
+    naming the file, its day and what to do, when `lake` can tell (the lake resource does)."""
+
+    @functools.wraps(read)
+    def wrapper(
+        con: duckdb.DuckDBPyConnection, lake: RawRelations, *args: object, **kwargs: object
+    ) -> object:
+        naming = getattr(lake, "naming_damaged_files", None)
+        if naming is None:
+            return read(con, lake, *args, **kwargs)
+        with naming():
+            return read(con, lake, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def without_tokens(relation_sql: str, tokens: Sequence[str]) -> str:
     """Token transfers of `relation_sql` except those of the token contracts `tokens` (any case;
     an invalid address stops with an error quoting it). Standard SQL: DuckDB and BigQuery."""
@@ -226,6 +247,7 @@ def register_lake_views(
     con.execute(f"CREATE OR REPLACE TEMP VIEW {TOKEN_TRANSFERS.name} AS {relation}")
 
 
+@naming_damaged_lake_files
 def excluded_transfers(
     con: duckdb.DuckDBPyConnection, lake: RawRelations, tokens: Sequence[str], as_of: datetime
 ) -> tuple[int, int]:
@@ -244,6 +266,7 @@ def excluded_transfers(
     return int(row[0]), int(row[1])
 
 
+@naming_damaged_lake_files
 def features_from_lake(
     con: duckdb.DuckDBPyConnection,
     lake: RawRelations,
@@ -306,6 +329,7 @@ def read_provenance(
     return dict(con.execute(f"SELECT key, value FROM {table}").fetchall())
 
 
+@naming_damaged_lake_files
 def feature_tables_from_lake(
     con: duckdb.DuckDBPyConnection,
     lake: RawRelations,

@@ -84,7 +84,7 @@ def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
 def label_broadcasts_in_lake(lake: ParquetLake, as_of: datetime) -> pl.DataFrame:
     """Label-broadcast tokens found in the lake's token transfers before `as_of`, against the
     lake's label set (eth_assets/label_broadcast.py): the evidence per token, with the flag."""
-    with connect() as con:
+    with connect() as con, lake.naming_damaged_files():
         register_lake_views(con, lake)
         con.register("lake_labels", lake.labelled_addresses().to_frame().to_arrow())
         return detect_label_broadcast_tokens(con, "SELECT address FROM lake_labels", as_of)
@@ -156,9 +156,10 @@ def address_universe(
             register_lake_views(con, lake)
             con.register("labels", labelled.to_arrow())
             as_of = resolve_as_of(lake, config.as_of)
-            universe = sample_universe(
-                con, as_of, config.sample_size, config.min_transactions, config.seed
-            )
+            with lake.naming_damaged_files():
+                universe = sample_universe(
+                    con, as_of, config.sample_size, config.min_transactions, config.seed
+                )
             origin = f"labelled + sample of {config.sample_size} (as_of {as_of.isoformat()})"
         with transaction(con):
             rows = store_universe(con, universe, labelled)

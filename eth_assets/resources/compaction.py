@@ -14,14 +14,18 @@ a compaction can still open it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 
 from eth_assets.duckdb_utils import connect, sql_file_list, sql_literal
@@ -229,6 +233,106 @@ def plan_periods(sizes: dict[date, int], below_bytes: int) -> list[Period]:
     return periods
 
 
+class LakeFileError(duckdb.Error):
+    """A lake file cannot be read (a damaged page or footer); the message names the file, its
+    table and day (or compact period) and what to do. A duckdb.Error, so readers that handle
+    DuckDB errors handle it too."""
+
+
+# DuckDB errors that never come from a damaged file: no file is probed for them.
+NOT_FILE_ERRORS: tuple[type[duckdb.Error], ...] = (
+    duckdb.OutOfMemoryException,
+    duckdb.InterruptException,
+    duckdb.CatalogException,
+    duckdb.BinderException,
+    duckdb.ParserException,
+    duckdb.TransactionException,
+    duckdb.ConnectionException,
+)
+PROBE_BATCH_ROWS = 65_536
+
+
+def file_problem(path: Path) -> str | None:
+    """Why DuckDB cannot read every value of the Parquet file at `path` (None when it can): each
+    page of each column is decoded, batch by batch, so memory stays bounded."""
+    con = connect()
+    try:
+        reader = con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(str(path))})"
+        ).to_arrow_reader(PROBE_BATCH_ROWS)
+        for _ in reader:
+            pass
+    except duckdb.Error as error:
+        return f"{type(error).__name__}: {error}".strip()
+    finally:
+        con.close()
+    return None
+
+
+def describe_lake_file(path: Path) -> tuple[str, str]:
+    """(what the file is, what to do about it) for a day file or a compact file of the lake."""
+    if path.parent.name.startswith(DAY_PREFIX):
+        table, day = path.parent.parent.name, path.parent.name[len(DAY_PREFIX) :]
+        return (
+            f"{table}, day {day}",
+            "re-extract that day, which replaces the file: dagster asset materialize -m "
+            f"eth_assets.definitions --select raw_{table} --partition {day} (from the same "
+            "source), then run this step again",
+        )
+    period = path.stem.rsplit("-", 1)[0]  # compact files are named <period>-<id>.parquet
+    return (
+        f"{path.parent.name}, compact file of period {period}",
+        "delete it (readers then use the day files), run the compact_lake job to rebuild it, "
+        "then run this step again",
+    )
+
+
+def damaged_file_error(error: duckdb.Error, files: Iterable[str | Path]) -> LakeFileError | None:
+    """A LakeFileError naming the damaged files among `files` behind a DuckDB `error` (the file
+    the message names, else those a full read fails on), or None when `error` is not about a
+    file or every file reads."""
+    if isinstance(error, (LakeFileError, *NOT_FILE_ERRORS)):
+        return None
+    candidates = [Path(f) for f in files]
+    named = [f for f in candidates if str(f) in str(error)]
+    found = [(f, str(error)) for f in named] or [
+        (f, problem) for f in candidates if (problem := file_problem(f)) is not None
+    ]
+    if not found:
+        return None
+    parts = []
+    for path, problem in found[:5]:
+        what, todo = describe_lake_file(path)
+        parts.append(f"lake file {path} ({what}) cannot be read ({problem}): {todo}")
+    more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+    return LakeFileError("; ".join(parts) + more + f". DuckDB said: {error}")
+
+
+def files_read(table_dirs: Iterable[Path]) -> list[str | Path]:
+    """Every file a reader of these table folders opens now: compact files and day files."""
+    found: list[str | Path] = []
+    for table_dir in table_dirs:
+        plan = read_plan(table_dir)
+        found += [*plan.compact_files, *plan.day_files]
+    return found
+
+
+@contextmanager
+def naming_damaged_files(
+    files: Iterable[str | Path] | None = None, table_dirs: Iterable[Path] = ()
+) -> Iterator[None]:
+    """Turn a DuckDB error raised in the block by a damaged lake file into a LakeFileError naming
+    it: `files` are probed, or (None) the files readers of `table_dirs` open now."""
+    try:
+        yield
+    except duckdb.Error as error:
+        probed = list(files) if files is not None else files_read(table_dirs)
+        named = damaged_file_error(error, probed)
+        if named is None:
+            raise
+        raise named from error
+
+
 def write_compact_file(
     table_dir: Path, period: Period, files: dict[date, str], prints: dict[date, Fingerprint]
 ) -> Path:
@@ -246,15 +350,17 @@ def write_compact_file(
     manifest = json.dumps(
         {"period": period.label, "days": {d.isoformat(): list(prints[d]) for d in days}}
     )
+    sources = [files[d] for d in days]
     con = connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        con.execute(
-            f"COPY (SELECT * FROM read_parquet({sql_file_list([files[d] for d in days])}, "
-            "hive_partitioning = true, hive_types = {'block_date': DATE})) "
-            f"TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd, "
-            f"KV_METADATA {{{sql_literal(MANIFEST_KEY)}: {sql_literal(manifest)}}})"
-        )
+        with naming_damaged_files(sources):
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({sql_file_list(sources)}, "
+                "hive_partitioning = true, hive_types = {'block_date': DATE})) "
+                f"TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd, "
+                f"KV_METADATA {{{sql_literal(MANIFEST_KEY)}: {sql_literal(manifest)}}})"
+            )
         os.replace(tmp, target)
     finally:
         con.close()
@@ -354,3 +460,8 @@ class LakeFiles:
 
     def relation_sql(self, table_name: str) -> str:
         return table_relation_sql(self.root, RAW_TABLES[table_name])
+
+    def naming_damaged_files(self) -> contextlib.AbstractContextManager[None]:
+        """A DuckDB error from a damaged file of the raw tables, raised in the block, becomes a
+        LakeFileError naming it (see `naming_damaged_files`)."""
+        return naming_damaged_files(table_dirs=[self.root / name for name in RAW_TABLES])

@@ -8,6 +8,7 @@ table, year or month, which readers use while it matches the day files (see `com
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -28,6 +29,7 @@ from eth_assets.provenance import SOURCE_KEY, UNRECORDED, file_source, with_sour
 from eth_assets.resources.compaction import (
     PART_FILE,
     Compaction,
+    LakeFiles,
     compact_table,
     day_files,
     table_relation_sql,
@@ -451,6 +453,11 @@ class ParquetLake(ConfigurableResource):
     def relation_sql(self, table_name: str) -> str:
         """A DuckDB SELECT over a raw table's files (typed, possibly empty)."""
         return table_relation_sql(self.root_path(), RAW_TABLES[table_name])
+
+    def naming_damaged_files(self) -> contextlib.AbstractContextManager[None]:
+        """A DuckDB error from a damaged raw file, raised in the block by a query over
+        `relation_sql`, becomes a LakeFileError naming the file, its day and what to do."""
+        return LakeFiles(self.root_path()).naming_damaged_files()
 
     def table_path(self, name: str) -> Path:
         """Path of a small single-file table in the lake, e.g. `illicit_labels`."""
