@@ -5,21 +5,32 @@ or 403 with reason `rateLimitExceeded`), a 5xx, a timeout or a dropped connectio
 TransientSourceError, worth another attempt; missing credentials, a refused permission, billing
 or a spent quota is a SourceAccessError; anything else (bad request, the bytes cap, a dataset not
 found) a BigQueryExtractError. Every call is bounded by a timeout.
+
+An endpoint that cannot be reached at all (no DNS answer, connection refused, no route) is not
+worth retrying: before its first query, the source connects to the client's endpoint (or its
+HTTPS proxy) within a short timeout and fails at once, with BigQueryUnreachableError, instead of
+waiting out the client library's own retries (ten minutes per attempt). What it waits for
+(project, dataset, query) is logged before each wait.
 """
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
 import requests
+from dagster import get_dagster_logger
 from dagster_gcp import BigQueryResource
 from google.api_core import exceptions as google_exceptions
 from google.auth import exceptions as auth_exceptions
@@ -29,13 +40,16 @@ from pydantic import Field
 from eth_assets.resources.chain_sources import ChainSource, map_columns
 from eth_assets.schemas import RawTable
 from eth_assets.settings import (
+    BQ_CONNECT_TIMEOUT_ENV,
     BQ_DATASET_ENV,
     BQ_MAX_BYTES_ENV,
     BQ_TIMEOUT_ENV,
     DEFAULT_BQ_DATASET,
     DEFAULT_BQ_MAX_BYTES,
     GOOGLE_PROJECT_ENV,
+    bigquery_connect_timeout_seconds,
     bigquery_timeout_seconds,
+    google_cloud_project,
 )
 from eth_assets.source_columns import SourceAccessError, TransientSourceError
 from eth_assets.sql import load_sql
@@ -104,6 +118,25 @@ class CallTimedOut(TimeoutError):
     """A BigQuery call outlived the chain source's timeout_seconds."""
 
 
+class BigQueryUnreachableError(SourceAccessError):
+    """The BigQuery endpoint cannot be reached from this machine (no DNS answer, connection
+    refused, no route, no connection within the connect timeout): no retry helps until the
+    network, proxy or endpoint is fixed."""
+
+
+_UNREACHABLE_HELP = (
+    "check this machine's network, DNS and firewall, and HTTPS_PROXY/NO_PROXY if a proxy is "
+    f"needed; nothing was queried or billed. ${BQ_CONNECT_TIMEOUT_ENV} sets how long the "
+    "connection may take"
+)
+# OS errors of a connection attempt that mean "not reachable from here" (not a dropped link).
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "network unreachable (no route)",
+    errno.EHOSTUNREACH: "host unreachable (no route)",
+}
+
+
 def bigquery_sql(table: RawTable, dataset: str) -> str:
     """The extraction SQL of `table` against `dataset` (project.dataset), window as parameters."""
     if not _DATASET_PATTERN.match(dataset):
@@ -138,6 +171,11 @@ class BigQueryChainSource(ChainSource):
         description="Seconds one query may take, download included; BigQuery stops the job at "
         f"that limit too. Empty: ${BQ_TIMEOUT_ENV}, else 600.",
     )
+    connect_timeout_seconds: float | None = Field(
+        default=None,
+        description="Seconds the connection to the BigQuery endpoint may take before the first "
+        f"query; unreachable fails at once. Empty: ${BQ_CONNECT_TIMEOUT_ENV}, else 10.",
+    )
 
     def describe(self) -> str:
         return f"bigquery:{self.dataset}"
@@ -156,6 +194,25 @@ class BigQueryChainSource(ChainSource):
                 "finite number of seconds"
             )
         return self.timeout_seconds
+
+    def connect_timeout(self) -> float:
+        """The configured connect timeout, else $ETH_ASSETS_BQ_CONNECT_TIMEOUT_SECONDS, else 10."""
+        if self.connect_timeout_seconds is None:
+            return bigquery_connect_timeout_seconds()
+        if not 0 < self.connect_timeout_seconds < float("inf"):
+            raise ValueError(
+                f"chain_source connect_timeout_seconds={self.connect_timeout_seconds!r} must be a "
+                "positive, finite number of seconds"
+            )
+        return self.connect_timeout_seconds
+
+    def project(self) -> str:
+        """The project that runs and pays for the queries, as far as the configuration says."""
+        return (
+            self.bigquery.project
+            or google_cloud_project()
+            or "the credentials' default project (GOOGLE_CLOUD_PROJECT unset)"
+        )
 
     def stage(
         self, con: duckdb.DuckDBPyConnection, table: RawTable, start: datetime, end: datetime
@@ -194,6 +251,12 @@ class BigQueryChainSource(ChainSource):
         SourceAccessError or BigQueryExtractError, each naming `what` and the job.
         """
         timeout = self.call_timeout_seconds()
+        connect_timeout = self.connect_timeout()
+        get_dagster_logger().info(
+            f"{what}: project {self.project()}, dataset {self.dataset}; checking the endpoint "
+            f"(up to {connect_timeout:g} s), then waiting up to {timeout:g} s per attempt "
+            f"(up to {max(1, self.max_attempts)} attempts)"
+        )
         config = bigquery.QueryJobConfig(
             query_parameters=parameters,
             maximum_bytes_billed=self.maximum_bytes_billed,
@@ -203,7 +266,8 @@ class BigQueryChainSource(ChainSource):
             submitted: list[object] = []
             try:
                 result, job = call_within(
-                    timeout, partial(self._query, sql, config, submitted.append)
+                    timeout,
+                    partial(self._query, sql, config, submitted.append, what, connect_timeout),
                 )
                 return result, {
                     "bigquery_job_id": str(getattr(job, "job_id", "")),
@@ -229,10 +293,20 @@ class BigQueryChainSource(ChainSource):
         raise AssertionError("unreachable")
 
     def _query(
-        self, sql: str, config: bigquery.QueryJobConfig, on_submit: Callable[[object], None]
+        self,
+        sql: str,
+        config: bigquery.QueryJobConfig,
+        on_submit: Callable[[object], None],
+        what: str = "BigQuery query",
+        connect_timeout: float | None = None,
     ) -> tuple[pa.Table, object]:
-        """Submit the query and download its result as Arrow; `on_submit` sees the job first."""
+        """Check the client's endpoint answers a connection, submit the query and download its
+        result as Arrow; `on_submit` sees the job first."""
         with self.bigquery.get_client() as client:
+            endpoint = client_endpoint(client)
+            if endpoint is not None:
+                where = f"{what} (project {self.project()}, dataset {self.dataset})"
+                check_reachable(*endpoint, connect_timeout or self.connect_timeout(), where)
             job = client.query(sql, job_config=config)
             on_submit(job)
             return job.to_arrow(), job
@@ -263,6 +337,69 @@ def call_within(seconds: float, call: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
+def client_endpoint(client: object) -> tuple[str, int, str] | None:
+    """The host, port and role (`endpoint` or `HTTPS proxy`) a BigQuery client connects to
+    first, or None when the client does not say (a test's fake)."""
+    base = getattr(getattr(client, "_connection", None), "API_BASE_URL", None)
+    if not isinstance(base, str) or not base:
+        return None
+    parts = urlsplit(base)
+    host = parts.hostname or ""
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        through = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return through.hostname or "", through.port or 8080, f"HTTPS proxy for {host}"
+    return host, parts.port or (443 if parts.scheme == "https" else 80), "endpoint"
+
+
+def check_reachable(host: str, port: int, role: str, timeout: float, what: str) -> None:
+    """Open (and close) a TCP connection to host:port within `timeout` seconds, name lookup
+    included; BigQueryUnreachableError naming it and `what` when that fails."""
+
+    def connect() -> None:
+        socket.create_connection((host, port), timeout=timeout).close()
+
+    try:
+        call_within(timeout, connect)
+    except CallTimedOut:
+        reason = f"no connection within {timeout:g} s"
+    except OSError as error:
+        reason = unreachable_reason(error) or f"{type(error).__name__}: {error}"
+    else:
+        return
+    raise BigQueryUnreachableError(
+        f"{what}: cannot reach the BigQuery {role} {host}:{port} ({reason}); {_UNREACHABLE_HELP}"
+    )
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and every error it wraps (causes, contexts, urllib3 reasons, arguments)."""
+    seen: set[int] = set()
+    stack = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        wrapped += list(getattr(current, "args", ()))
+        stack += [e for e in wrapped if isinstance(e, BaseException)]
+
+
+def unreachable_reason(error: BaseException) -> str | None:
+    """Why a connection could not be opened at all (DNS, refused, no route), when `error` or
+    an error it wraps says so; None for anything else (a dropped connection, a timeout)."""
+    for inner in _chain(error):
+        if isinstance(inner, socket.gaierror):
+            return f"DNS lookup failed: {inner.strerror or inner}"
+        if type(inner).__name__ == "NameResolutionError":  # urllib3's, without importing it
+            return f"DNS lookup failed: {inner}"
+        if isinstance(inner, OSError) and inner.errno in _UNREACHABLE_ERRNOS:
+            return _UNREACHABLE_ERRNOS[inner.errno]
+    return None
+
+
 def error_reasons(error: BaseException) -> list[str]:
     """The `reason` of each entry of a Google API error's payload (e.g. `rateLimitExceeded`)."""
     entries = getattr(error, "errors", None) or []
@@ -277,8 +414,15 @@ def classify_error(error: BaseException, what: str, job_id: str = "") -> Excepti
     SourceAccessError for credentials, permissions, billing and long-term quota, saying what
     to set or grant; BigQueryExtractError for the rest (bad request, bytes cap, not found).
     """
+    if isinstance(error, BigQueryUnreachableError):
+        return error
     reasons = error_reasons(error)
     where = f"{what}{_job(job_id)}"
+    unreachable = unreachable_reason(error)
+    if unreachable is not None:
+        return BigQueryUnreachableError(
+            f"{where}: cannot reach BigQuery ({unreachable}); {_UNREACHABLE_HELP}"
+        )
     if isinstance(error, auth_exceptions.DefaultCredentialsError):
         return SourceAccessError(
             f"{where}: no usable Google credentials ({error}); {_CREDENTIALS_HELP}"
