@@ -5,6 +5,7 @@ CatBoost, scikit-learn, LightGBM, XGBoost and matplotlib are imported inside the
 step process loads the whole code location, and these libraries cost seconds to import.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,16 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from eth_assets.assets.datasets import clean_features
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.model_runs import (
+    CANDIDATE_FILE,
+    at_least,
+    fold_counts,
+    fraction,
+    keep_model_file,
     mlflow_metadata,
     plot_metadata,
     read_fit,
@@ -44,7 +50,7 @@ from eth_assets.datasets import (
 from eth_assets.features import ACTIVITY_TABLE, read_provenance
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
-from eth_assets.resources.tracking import CHAMPION, MlflowTracker
+from eth_assets.resources.tracking import CHAMPION, MlflowTracker, RegisteredVersion
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
 
 REGISTERED_MODEL = "eth_assets.illicit_classifier"
@@ -72,6 +78,21 @@ class TrainingSetConfig(Config):
     )
     folds: int = Field(10, description="Stratified cross-validation folds (k).")
     seed: int = Field(0, description="Seed of the fold assignment.")
+
+    check_folds = at_least(2, "folds")
+
+    @model_validator(mode="after")
+    def check_label_values(self) -> "TrainingSetConfig":
+        """Both classes have values, and no value is both."""
+        for name in ("illicit_values", "normal_values"):
+            if not getattr(self, name):
+                raise ValueError(f"{name}=[]: give one or more values of {self.label_column}")
+        both = set(self.illicit_values) & set(self.normal_values)
+        if both:
+            raise ValueError(
+                f"illicit_values and normal_values share {sorted(both)}: a value is one class"
+            )
+        return self
 
 
 @asset(
@@ -165,6 +186,79 @@ class IllicitClassifierConfig(Config):
         "nothing beyond the era (docs/classifier.md#era).",
     )
 
+    check_threads = at_least(1, "threads")
+    check_shares = fraction("validation_share", "medium_from")
+    check_critical = fraction("critical_from", high_open=False)
+    check_floor = fraction("auc_floor", low_open=False, high_open=False)
+    check_paper_folds = fold_counts("paper_table_folds")
+
+    @field_validator("grid")
+    @classmethod
+    def check_grid(cls, value: str) -> str:
+        """A grid the classifier knows (the names of eth_assets.ml.classifier.GRIDS)."""
+        from eth_assets.ml.classifier import GRIDS
+
+        if value not in GRIDS:
+            raise ValueError(f"grid={value!r}: must be one of {', '.join(map(repr, GRIDS))}")
+        return value
+
+    @model_validator(mode="after")
+    def check_bands(self) -> "IllicitClassifierConfig":
+        """'medium' starts below 'critical'."""
+        if self.medium_from >= self.critical_from:
+            raise ValueError(
+                f"medium_from={self.medium_from} must be below critical_from={self.critical_from}"
+            )
+        return self
+
+
+def check_folds_fit_classes(paper_folds: list[int], labels: np.ndarray) -> None:
+    """Fail before training when a k of `paper_table_folds` exceeds the accounts of the
+    smaller class (stratified k-fold needs one of each class per fold)."""
+    smallest = int(min((labels == 0).sum(), (labels == 1).sum()))
+    too_many = [k for k in paper_folds if k > smallest]
+    if too_many:
+        raise ValueError(
+            f"paper_table_folds={paper_folds}: {too_many} exceed the {smallest} accounts of the "
+            f"smaller class in training_set; use values from 2 to {smallest}"
+        )
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether a new model may become champion, against which champion, and why not."""
+
+    passed: bool
+    champion_auc: float | None
+    reason: str  # empty when it passed
+
+
+def decide_champion(
+    cv_auc: float, floor: float, champion: RegisteredVersion | None
+) -> GateDecision:
+    """The champion gate: the CV ROC-AUC reaches `floor` and the champion's (no champion: the
+    floor alone). A champion without a recorded `cv_roc_auc` cannot be compared: not passed."""
+    champion_auc = champion.metrics.get("cv_roc_auc") if champion else None
+    if cv_auc < floor:
+        return GateDecision(False, champion_auc, f"CV ROC-AUC {cv_auc:.4f} below the floor {floor}")
+    if champion is None:
+        return GateDecision(True, None, "")
+    if champion_auc is None:
+        return GateDecision(
+            False,
+            None,
+            f"the champion (version {champion.version}) has no cv_roc_auc to compare with: log "
+            "it on its run or move the alias by hand",
+        )
+    if cv_auc < champion_auc:
+        return GateDecision(
+            False,
+            champion_auc,
+            f"CV ROC-AUC {cv_auc:.4f} below the champion's {champion_auc:.4f} "
+            f"(version {champion.version})",
+        )
+    return GateDecision(True, champion_auc, "")
+
 
 def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]:
     from eth_assets.ml.plots import logloss_plot, reliability_plot, shap_summary_plot
@@ -230,11 +324,14 @@ def illicit_classifier(
     from eth_assets.ml.era import evaluate_era
     from eth_assets.ml.era import markdown as era_markdown
 
+    # The registry is read now, before minutes of training: a store that cannot answer fails here.
+    tracker.version(REGISTERED_MODEL, CHAMPION)
     with warehouse.connect(read_only=True) as con:
         flagged = read_flagged_features(con)
         training = read_table(con, "training_set", "training_set")
         fit = read_fit(con)
     frame, labels, folds = training_rows(flagged, training)
+    check_folds_fit_classes(config.paper_table_folds, labels)
     settings = ClassifierSettings(
         grid=GRIDS[config.grid],
         folds=int(folds.max()) + 1,
@@ -267,7 +364,7 @@ def illicit_classifier(
     )
     summary = run.cv.summary()
     folder = models.folder("illicit_classifier")
-    model_path = run.model.save(folder / "model.pkl")
+    candidate = run.model.save(folder / CANDIDATE_FILE)
     plots = _classifier_plots(run, frame, labels, models)
     with warehouse.connect() as con:
         replace_tables(
@@ -279,10 +376,8 @@ def illicit_classifier(
                 "illicit_classifier_era": era.by_feature,
             },
         )
-    champion = tracker.version(REGISTERED_MODEL, CHAMPION)
-    champion_auc = champion.metrics.get("cv_roc_auc") if champion else None
-    passed = summary["roc_auc"] >= config.auc_floor and (
-        champion_auc is None or summary["roc_auc"] >= champion_auc
+    gate = decide_champion(
+        summary["roc_auc"], config.auc_floor, tracker.version(REGISTERED_MODEL, CHAMPION)
     )
     metrics = {f"cv_{k}": v for k, v in summary.items()}
     metrics |= {
@@ -331,27 +426,28 @@ def illicit_classifier(
         era_path = folder / "era.md"
         era_path.write_text(era_markdown(era) + "\n", encoding="utf-8")
         tracked.log_artifact(era_path, "tables")
-        version = tracker.log_model(tracked, model_path, REGISTERED_MODEL)
+        version = tracker.log_model(tracked, candidate, REGISTERED_MODEL)
         decision = (
             f"version {version} becomes champion"
-            if passed
-            else f"version {version} stays a candidate: CV ROC-AUC {summary['roc_auc']:.4f} "
-            f"against the floor {config.auc_floor} and champion "
-            + (f"{champion_auc:.4f}" if champion_auc is not None else "none")
+            if gate.passed
+            else f"version {version} stays a candidate: {gate.reason}"
         )
         tracked.set_tags({"champion_decision": decision, "registered_version": version})
-    if passed:
+    if gate.passed:
         tracker.set_alias(REGISTERED_MODEL, CHAMPION, version)
+    model_path = keep_model_file(candidate, gate.passed, version)
     table = run.cv.folds.select("fold", "rows", "illicit", *METRICS)
     headline = {f"cv_{m}": MetadataValue.float(summary[m]) for m in METRICS}
     return MaterializeResult(
         check_results=[
             AssetCheckResult(
                 check_name=GATE_CHECK,
-                passed=passed,
+                passed=gate.passed,
                 metadata={
                     "cv_roc_auc": summary["roc_auc"],
-                    "champion_cv_roc_auc": champion_auc if champion_auc is not None else -1.0,
+                    "champion_cv_roc_auc": (
+                        gate.champion_auc if gate.champion_auc is not None else -1.0
+                    ),
                     "floor": config.auc_floor,
                     "decision": decision,
                 },
@@ -391,6 +487,11 @@ def illicit_classifier(
             "registered_version": version,
             "champion_decision": decision,
             "model": MetadataValue.path(str(model_path)),
+            "model_file": MetadataValue.text(
+                f"{model_path.name} replaces the local model (model: local)"
+                if gate.passed
+                else f"kept as {model_path.relative_to(folder)}: the local model.pkl is unchanged"
+            ),
             **plot_metadata(plots),
             **mlflow_metadata(tracked),
         },
@@ -409,6 +510,24 @@ class ModelComparisonConfig(Config):
     store_dependent_features: bool = Field(
         False, description="As illicit_classifier's: the features every model trains on."
     )
+
+    check_counts = at_least(1, "catboost_iterations", "catboost_border_count", "threads")
+
+    @field_validator("catboost_depth")
+    @classmethod
+    def check_depth(cls, value: int) -> int:
+        """CatBoost's depth: 1 to 16."""
+        if not 1 <= value <= 16:
+            raise ValueError(f"catboost_depth={value}: must be from 1 to 16")
+        return value
+
+    @field_validator("catboost_learning_rate")
+    @classmethod
+    def check_learning_rate(cls, value: float) -> float:
+        """A positive learning rate."""
+        if not value > 0:
+            raise ValueError(f"catboost_learning_rate={value}: must be above 0")
+        return value
 
 
 @asset(

@@ -19,11 +19,13 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from eth_assets.as_of import parse_as_of
 from eth_assets.assets.classifier import REGISTERED_MODEL, illicit_classifier, training_set
 from eth_assets.assets.model_runs import (
+    at_least,
+    fraction,
     mlflow_metadata,
     read_fit,
     read_flagged_features,
@@ -75,6 +77,9 @@ class EraMatchedEvaluationConfig(Config):
     store_dependent_features: bool = Field(
         False, description="As illicit_classifier's: train with the store-dependent features."
     )
+
+    check_counts = at_least(1, "threads", "size_bands")
+    check_folds = at_least(2, "folds")
 
 
 @asset(
@@ -173,6 +178,16 @@ class OutOfTimeEvaluationConfig(Config):
     )
     model: str = Field(CHAMPION, description="Registered version number or alias to score with.")
     auc_floor: float = Field(0.8, description="ROC-AUC on active accounts below this warns.")
+
+    check_floor = fraction("auc_floor", low_open=False, high_open=False)
+
+    @field_validator("model")
+    @classmethod
+    def check_model(cls, value: str) -> str:
+        """A version number or an alias: not empty."""
+        if not value.strip():
+            raise ValueError("model='': must be a registered version number or an alias")
+        return value.strip()
 
 
 @asset(

@@ -20,6 +20,7 @@ from pydantic import Field
 from eth_assets.assets.classifier import training_set
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.model_runs import (
+    at_least,
     mlflow_metadata,
     plot_metadata,
     read_fit,
@@ -44,6 +45,9 @@ class IllicitTypeConfig(Config):
     folds: int = Field(5, description="Stratified cross-validation folds over the types.")
     seed: int = Field(0, description="Seed of the folds and of CatBoost.")
     threads: int = Field(2, description="CatBoost threads.")
+
+    check_counts = at_least(1, "min_examples", "threads")
+    check_folds = at_least(2, "folds")
 
 
 def first_activity_days(training: pl.DataFrame, frame: pl.DataFrame) -> np.ndarray | None:

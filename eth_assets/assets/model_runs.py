@@ -1,16 +1,20 @@
-"""What every model asset does the same way: read a frame from the warehouse, replace tables in
-one transaction, tag its MLflow run, and show plots and the run in the Dagster UI."""
+"""What every model asset does the same way: check its config before any work, read a frame
+from the warehouse, replace tables in one transaction, tag its MLflow run, keep the model file
+only a passed gate may replace, and show plots and the run in the Dagster UI."""
 
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 from dagster import AssetExecutionContext, MetadataValue
+from pydantic import ValidationInfo, field_validator
 
 from eth_assets.datasets import with_flags
 from eth_assets.duckdb_utils import transaction
@@ -20,6 +24,68 @@ from eth_assets.resources.tracking import TrackedRun
 from eth_assets.universe import UNIVERSE_TABLE
 
 FIT_TABLE = "clean_features_fit"
+MODEL_FILE = "model.pkl"  # the asset's current model: what `model: local` scores with
+CANDIDATE_FILE = "model.candidate.pkl"  # a new model until its gate decides
+REJECTED_FOLDER = "rejected"  # the last model a gate rejected, kept for a look
+
+
+# Config checks, run when Dagster builds an asset's config: before the asset reads or trains.
+
+
+def at_least(least: float, *fields: str) -> Any:
+    """A pydantic validator for a Config class: each of `fields` is at least `least`."""
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        if value < least:
+            raise ValueError(f"{info.field_name}={value!r}: must be at least {least:g}")
+        return value
+
+    return field_validator(*fields)(check)
+
+
+def fraction(*fields: str, low_open: bool = True, high_open: bool = True) -> Any:
+    """A pydantic validator for a Config class: each of `fields` lies between 0 and 1 (ends
+    excluded unless said otherwise)."""
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        above = value > 0 if low_open else value >= 0
+        below = value < 1 if high_open else value <= 1
+        if not (above and below):
+            bounds = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+            raise ValueError(f"{info.field_name}={value!r}: must lie in {bounds}")
+        return value
+
+    return field_validator(*fields)(check)
+
+
+def fold_counts(*fields: str) -> Any:
+    """A pydantic validator for a Config class: each of `fields` is a non-empty list of
+    distinct fold counts k ≥ 2."""
+
+    def check(cls: type, value: list[int], info: ValidationInfo) -> list[int]:
+        allowed = "one or more distinct whole numbers of folds k ≥ 2, e.g. [3, 4, 5, 10]"
+        if not value or any(k < 2 for k in value) or len(set(value)) != len(value):
+            raise ValueError(f"{info.field_name}={value!r}: must be {allowed}")
+        return value
+
+    return field_validator(*fields)(check)
+
+
+def keep_model_file(candidate: Path, passed: bool, version: int) -> Path:
+    """Move a new model file out of its candidate name after the gate: over the folder's
+    `model.pkl` (what `model: local` scores with) only if it passed, else to
+    `rejected/model-v<version>.pkl` (the earlier rejected files removed); where it went."""
+    folder = candidate.parent
+    if passed:
+        target = folder / MODEL_FILE
+    else:
+        rejected = folder / REJECTED_FOLDER
+        rejected.mkdir(parents=True, exist_ok=True)
+        for older in rejected.glob("model-v*.pkl"):
+            older.unlink()
+        target = rejected / f"model-v{version}.pkl"
+    os.replace(candidate, target)
+    return target
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

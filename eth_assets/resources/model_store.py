@@ -2,15 +2,18 @@
 
 Every file is written atomically (a temporary name renamed over it), so a reader sees the
 previous complete file or the new one. MLflow keeps each run's copy; this is the current one.
+Temporary files that a killed process left in an asset's folder are removed when the asset next
+asks for its folder (eth_assets.ml.files names them after their process).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
+from eth_assets.ml.files import remove_stale_temporaries
 from eth_assets.settings import data_dir
 
 
@@ -32,10 +35,15 @@ class ModelStore(ConfigurableResource):
         return folder
 
     def folder(self, asset_name: str) -> Path:
-        """The asset's folder, created if missing."""
+        """The asset's folder, created if missing, without temporary files of killed runs."""
         base = Path(self.root).resolve() if self.root else data_dir() / "models"
         folder = base / asset_name
         folder.mkdir(parents=True, exist_ok=True)
+        removed = remove_stale_temporaries(folder)
+        if removed:
+            get_dagster_logger().info(
+                f"removed temporary files of killed runs: {[p.name for p in removed]}"
+            )
         return folder
 
     def plot_path(self, asset_name: str, plot: str) -> Path:
