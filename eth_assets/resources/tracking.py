@@ -443,10 +443,14 @@ class MlflowTracker(ConfigurableResource):
 
         client = run.client
         saved = run.temp_dir / "model"
+        # The artifact is always `model.pkl`, whatever the local file is called (a candidate).
+        named = run.temp_dir / "file" / MODEL_FILE
+        named.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model_file, named)
         mlflow.pyfunc.save_model(
             path=str(saved),
             python_model=PlainModelPyfunc(),
-            artifacts={"model": str(model_file)},
+            artifacts={"model": str(named)},
             pip_requirements=MODEL_REQUIREMENTS,
         )
         with self.store_errors(f"logging and registering a version of {registered_name!r}"):
@@ -459,6 +463,7 @@ class MlflowTracker(ConfigurableResource):
             source = f"{client.get_run(run.run_id).info.artifact_uri}/model"
             version = client.create_model_version(registered_name, source, run_id=run.run_id)
         shutil.rmtree(saved, ignore_errors=True)
+        shutil.rmtree(named.parent, ignore_errors=True)
         return int(version.version)
 
     def version(self, registered_name: str, which: str) -> RegisteredVersion | None:

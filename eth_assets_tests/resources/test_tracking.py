@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -337,3 +338,17 @@ def test_the_next_run_cleans_up_after_a_killed_one(
     assert _status(tracker, run.run_id) == "FINISHED"
     assert not left.exists()
     assert mine.exists() and stranger.exists()
+
+
+def test_a_model_logged_from_a_candidate_file_loads_back(tmp_path: Path) -> None:
+    """The logged artifact is `model.pkl` whatever the local file is called."""
+    tracker = _tracker(tmp_path)
+    candidate = tmp_path / "models" / "model.candidate.pkl"
+    candidate.parent.mkdir()
+    candidate.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    with tracker.start_run("asset", "run", {}) as run:
+        version = tracker.log_model(run, candidate, MODEL)
+    tracker.set_alias(MODEL, "champion", version)
+    model, found = tracker.load_model(MODEL, "champion")
+    assert model == {"weights": [1, 2, 3]} and found.version == version == 1
+    assert candidate.exists()  # the caller decides where the file goes
