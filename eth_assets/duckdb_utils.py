@@ -92,3 +92,70 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK").fetchall()
         raise
     con.execute("COMMIT").fetchall()
+
+
+def sql_identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier (double quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def remove_database_file(path: Path) -> None:
+    """Delete a DuckDB file and its write-ahead log, if there."""
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def table_names(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
+    """The tables of the `main` schema of an attached database."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'",
+        [catalog],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+@contextmanager
+def staging_catalog(
+    con: duckdb.DuckDBPyConnection, path: Path, alias: str, copy_in: Iterable[str] = ()
+) -> Iterator[str]:
+    """A fresh DuckDB file at `path`, attached as `alias` and made the default catalog for the
+    block, holding copies of the tables `copy_in`: what the block writes without a catalog goes
+    there, never into the connection's own database, whose name is yielded (for
+    `publish_staged`). Afterwards the default is restored and the file detached, not deleted:
+    the caller removes it once published, or keeps it to show what was refused."""
+    home = con.execute("SELECT current_database()").fetchall()[0][0]
+    remove_database_file(path)
+    con.execute(f"ATTACH {sql_literal(str(path))} AS {sql_identifier(alias)}").fetchall()
+    try:
+        for table in copy_in:
+            con.execute(
+                f"CREATE TABLE {sql_identifier(alias)}.main.{sql_identifier(table)} AS "
+                f"SELECT * FROM {sql_identifier(home)}.main.{sql_identifier(table)}"
+            ).fetchall()
+        con.execute(f"USE {sql_identifier(alias)}").fetchall()
+        yield home
+    finally:
+        con.execute(f"USE {sql_identifier(home)}").fetchall()
+        con.execute(f"DETACH {sql_identifier(alias)}").fetchall()
+
+
+def publish_staged(
+    con: duckdb.DuckDBPyConnection, staging: str, home: str, tables: Iterable[str]
+) -> list[str]:
+    """Replace each of `tables` of catalog `home` by its copy in catalog `staging`, and drop
+    those `staging` lacks, in one transaction: a reader sees every old table or every new one.
+    Returns the tables replaced."""
+    staged = table_names(con, staging)
+    replaced = []
+    with transaction(con):
+        for table in tables:
+            target = f"{sql_identifier(home)}.main.{sql_identifier(table)}"
+            if table in staged:
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {target} AS "
+                    f"SELECT * FROM {sql_identifier(staging)}.main.{sql_identifier(table)}"
+                ).fetchall()
+                replaced.append(table)
+            else:
+                con.execute(f"DROP TABLE IF EXISTS {target}").fetchall()
+    return replaced

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from eth_assets.as_of import parse_as_of
-from eth_assets.assets.features import address_features, address_universe
+from eth_assets.assets.features import address_features, address_universe, unusable_features
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.model_runs import (
     FIT_TABLE,
@@ -45,13 +45,17 @@ class CleanFeaturesConfig(Config):
 
 
 def features_as_of(con: duckdb.DuckDBPyConnection) -> str:
-    """The cutoff address_features was computed with, as stored beside it in the warehouse."""
+    """The cutoff address_features was computed with, as stored beside it in the warehouse;
+    refused when the stored table has not passed its blocking usability check."""
     provenance = read_provenance(con)
     if "as_of" not in provenance:
         raise LookupError(
             "address_features has no recorded cutoff (never materialized, or by an older "
             "version): materialize address_features first"
         )
+    problem = unusable_features(provenance)
+    if problem is not None:
+        raise ValueError(f"clean_features refuses the stored features: {problem}")
     return provenance["as_of"]
 
 
@@ -98,21 +102,30 @@ def clean_features(
             "dagster_run_id": [context.run_id],
         }
     )
-    with warehouse.connect() as con:
-        replace_tables(con, {"clean_features": dataset.frame, FIT_TABLE: fit})
-    saved = dataset.cleaning.save(models.folder("clean_features") / "cleaning.json")
+    frame = dataset.frame
+    missing = flagged["address"].n_unique() - frame["address"].n_unique()
+    unusable = unusable_cells(frame, dataset.cleaning)
+    passed = missing == 0 and unusable == 0 and frame.height == frame["address"].n_unique()
+    # Stored only when the blocking check passes: the previous table and fit stay otherwise.
+    if passed:
+        with warehouse.connect() as con:
+            replace_tables(con, {"clean_features": dataset.frame, FIT_TABLE: fit})
+        saved = str(dataset.cleaning.save(models.folder("clean_features") / "cleaning.json"))
+    else:
+        saved = "not saved: the check failed"
+        context.log.error(
+            f"{COMPLETE_CHECK} failed ({missing} addresses missing, {unusable} unusable cells): "
+            "the warehouse keeps the previous clean_features and its fit"
+        )
     report = dataset.report
     dropped = report.filter(pl.col("dropped") != "").select("column", "dropped")
     imputed = report.filter(pl.col("imputed") > 0).select(
         "column", "nan", "infinite", "negative", "above_bound", "imputed"
     )
-    frame = dataset.frame
-    missing = flagged["address"].n_unique() - frame["address"].n_unique()
-    unusable = unusable_cells(frame, dataset.cleaning)
     complete = AssetCheckResult(
         check_name=COMPLETE_CHECK,
-        passed=missing == 0 and unusable == 0 and frame.height == frame["address"].n_unique(),
-        metadata={"addresses_missing": missing, "unusable_cells": unusable},
+        passed=passed,
+        metadata={"addresses_missing": missing, "unusable_cells": unusable, "stored": passed},
     )
     return MaterializeResult(
         check_results=[complete],
@@ -133,6 +146,7 @@ def clean_features(
             "imputed_by_column": MetadataValue.md(markdown_table(imputed)),
             "dropped_columns": MetadataValue.md(markdown_table(dropped)),
             "column_report": MetadataValue.md(markdown_table(report)),
-            "cleaning": MetadataValue.path(str(saved)),
+            "stored": passed,
+            "cleaning": MetadataValue.path(saved) if passed else MetadataValue.text(saved),
         },
     )

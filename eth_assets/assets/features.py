@@ -1,5 +1,7 @@
 """Feature tables in the DuckDB warehouse: the address universe and per-address features."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -24,9 +26,18 @@ from eth_assets.assets.labels import illicit_labels
 from eth_assets.assets.metadata import markdown_table
 from eth_assets.assets.raw import raw_token_transfers, raw_transactions
 from eth_assets.drift import MAJOR_SHIFT, feature_drift
-from eth_assets.duckdb_utils import connect, transaction
+from eth_assets.duckdb_utils import (
+    connect,
+    publish_staged,
+    remove_database_file,
+    staging_catalog,
+    transaction,
+)
 from eth_assets.features import (
     ACTIVITY_SQL_NAME,
+    ACTIVITY_TABLE,
+    BEHAVIOUR_TABLE,
+    PROVENANCE_TABLE,
     excluded_transfers,
     feature_summary,
     feature_tables_from_lake,
@@ -36,11 +47,11 @@ from eth_assets.features import (
     store_pushed_features,
     write_provenance,
 )
+from eth_assets.label_broadcast import TABLE as LABEL_BROADCAST_TABLE
 from eth_assets.label_broadcast import (
     detect_label_broadcast_tokens,
     detected_tokens,
     left_out_table,
-    store_label_broadcast_tokens,
     tokens_left_out,
 )
 from eth_assets.provenance import SourceOfPart, require_one_source
@@ -235,6 +246,76 @@ def usability_problem(active: int, rows: int, labelled: int, labels: int) -> str
     return None
 
 
+# Every warehouse table address_features writes: replaced together, or dropped when a run does
+# not write it (the BigQuery engine writes no behaviour features, a run without detection no
+# label-broadcast table).
+FEATURE_TABLES: tuple[str, ...] = (
+    "address_features",
+    BEHAVIOUR_TABLE,
+    ACTIVITY_TABLE,
+    LABEL_BROADCAST_TABLE,
+    PROVENANCE_TABLE,
+)
+STAGING_CATALOG = "address_features_staging"
+# The provenance key recording the blocking check's outcome with the tables it judged.
+USABILITY_KEY = "usability_check"
+
+
+def staging_file(warehouse_file: Path) -> Path:
+    """Where address_features writes its tables before the check: beside the warehouse; kept
+    after a failed check to show what was refused."""
+    return warehouse_file.with_name(f"{warehouse_file.stem}.address_features.staging.duckdb")
+
+
+@dataclass(frozen=True)
+class Usability:
+    """The blocking check's inputs and verdict on a feature table."""
+
+    problem: str | None
+    addresses_with_activity: int
+    labelled_in_universe: int
+
+
+def judge_features(
+    con: duckdb.DuckDBPyConnection, current: pl.DataFrame, rows: int, labels: int
+) -> Usability:
+    """The usability check of the `current` address_features (numeric columns) beside the
+    universe in `con`; `labels` as in `usability_problem`."""
+    labelled = con.execute(
+        f"SELECT count(*) FILTER (WHERE is_labelled_illicit) FROM {UNIVERSE_TABLE}"
+    ).fetchall()[0][0]
+    activity = [c for c in ("total_transactions", "total_erc20_tnxs") if c in current.columns]
+    active = current.filter(pl.sum_horizontal(activity) > 0).height if activity else rows
+    return Usability(usability_problem(active, rows, int(labelled), labels), active, int(labelled))
+
+
+def record_usability(con: duckdb.DuckDBPyConnection, problem: str | None) -> None:
+    """Write the check's outcome into the feature provenance beside the tables it judged."""
+    outcome = "passed" if problem is None else f"failed: {problem}"
+    con.execute(f"DELETE FROM {PROVENANCE_TABLE} WHERE key = ?", [USABILITY_KEY]).fetchall()
+    con.execute(
+        f"INSERT INTO {PROVENANCE_TABLE} VALUES (?, ?)", [USABILITY_KEY, outcome]
+    ).fetchall()
+
+
+def unusable_features(provenance: Mapping[str, str]) -> str | None:
+    """Why a reader must refuse the stored address_features (None when it may read them): its
+    provenance records no passed usability check."""
+    outcome = provenance.get(USABILITY_KEY)
+    if outcome == "passed":
+        return None
+    if outcome is None:
+        return (
+            "address_features records no passed usability check (written by an older "
+            "version, which stored a table even when the check failed): materialize "
+            "address_features again"
+        )
+    return (
+        f"address_features {outcome}: check the raw partitions, as_of and the labels, then "
+        "materialize address_features again"
+    )
+
+
 def _previous_numeric(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """The stored address_features (numeric columns), before this run replaces it."""
     if not con.execute(
@@ -302,6 +383,7 @@ def address_features(
         "dagster_run_id": context.run_id,
     }
     engine_metadata: dict[str, object] = {}
+    staging = staging_file(warehouse.file_path())
     with warehouse.connect() as con:
         require_universe(con)
         previous = _previous_numeric(con)
@@ -315,36 +397,43 @@ def address_features(
                 "raw_token_transfers": lake.sources("token_transfers"),
             }
         require_one_source(source, parts)
-        if broadcasts is None:  # no detection table of an earlier run beside these features
-            store_label_broadcast_tokens(con, None)
-        if engine == "bigquery":
-            addresses = universe_addresses(con)
-            table, engine_metadata = features_in_bigquery(chain_source, addresses, as_of, excluded)
-            activity, _ = features_in_bigquery(
-                chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
-            )
-            rows = store_pushed_features(con, table, provenance, activity)
-        else:
-            rows = feature_tables_from_lake(
-                con, lake, as_of, excluded, provenance, broadcasts, market_gas
-            )
-            transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
-            engine_metadata = {
-                "label_broadcast_transfers_left_out": transfers,
-                "universe_addresses_that_received_them": recipients,
-            }
-        summary = feature_summary(con, "address_features")
-        current = con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
-        labelled = con.execute(
-            f"SELECT count(*) FILTER (WHERE is_labelled_illicit) FROM {UNIVERSE_TABLE}"
-        ).fetchall()[0][0]
-    activity = [c for c in ("total_transactions", "total_erc20_tnxs") if c in current.columns]
-    active = current.filter(pl.sum_horizontal(activity) > 0).height if activity else rows
-    sampled = universe_provenance.get("origin", "").startswith("labelled + sample")
-    labels = lake.labelled_addresses().len() if sampled else 0
-    problem = usability_problem(active, rows, int(labelled), labels)
-    if problem:
-        context.log.error(f"address_features is not usable: {problem}")
+        sampled = universe_provenance.get("origin", "").startswith("labelled + sample")
+        labels = lake.labelled_addresses().len() if sampled else 0
+        # Written to a staging file first: the warehouse's tables are replaced only once the
+        # blocking check passed, so no reader ever sees a table the check refused.
+        with staging_catalog(con, staging, STAGING_CATALOG, copy_in=[UNIVERSE_TABLE]) as home:
+            if engine == "bigquery":
+                addresses = universe_addresses(con)
+                table, engine_metadata = features_in_bigquery(
+                    chain_source, addresses, as_of, excluded
+                )
+                activity, _ = features_in_bigquery(
+                    chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
+                )
+                rows = store_pushed_features(con, table, provenance, activity)
+            else:
+                rows = feature_tables_from_lake(
+                    con, lake, as_of, excluded, provenance, broadcasts, market_gas
+                )
+                transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
+                engine_metadata = {
+                    "label_broadcast_transfers_left_out": transfers,
+                    "universe_addresses_that_received_them": recipients,
+                }
+            summary = feature_summary(con, "address_features")
+            current = con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
+            usability = judge_features(con, current, rows, labels)
+            problem = usability.problem
+            record_usability(con, problem)
+            if problem is None:
+                publish_staged(con, STAGING_CATALOG, home, FEATURE_TABLES)
+    if problem is None:
+        remove_database_file(staging)
+    else:
+        context.log.error(
+            f"address_features is not usable: {problem}. The warehouse keeps its previous "
+            f"feature tables; the refused ones are in {staging} for inspection"
+        )
     drift = feature_drift(previous, current) if previous is not None else None
     worst = drift.filter(pl.col("psi") > MAJOR_SHIFT) if drift is not None else None
     if worst is not None and worst.height:
@@ -359,9 +448,11 @@ def address_features(
             description=problem,
             metadata={
                 "addresses": rows,
-                "addresses_with_activity": active,
-                "labelled_in_universe": int(labelled),
+                "addresses_with_activity": usability.addresses_with_activity,
+                "labelled_in_universe": usability.labelled_in_universe,
                 "label_set_addresses": labels,
+                "stored": problem is None,
+                "refused_tables": MetadataValue.path(str(staging)) if problem else "none",
             },
         ),
         AssetCheckResult(
@@ -383,6 +474,12 @@ def address_features(
         check_results=checks,
         metadata={
             "dagster/row_count": rows,
+            "stored": MetadataValue.text(
+                "yes: the warehouse holds these tables"
+                if problem is None
+                else f"no: {USABLE_CHECK} failed, the previous tables are kept; these are in "
+                f"{staging}"
+            ),
             "as_of": as_of.isoformat(),
             "engine": engine,
             "label_broadcast_tokens_left_out": MetadataValue.text(", ".join(excluded) or "none"),
