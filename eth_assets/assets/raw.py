@@ -11,6 +11,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from eth_assets.feature_lineage import features_reading
 from eth_assets.partitions import daily_partitions
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.lake import ParquetLake, WindowWrite
@@ -69,15 +70,31 @@ def _run_metadata(written: WindowWrite, source: str) -> dict[str, object]:
     }
 
 
-# What a missing optional source column changes in the features (others change none).
-FEATURE_EFFECTS = {
-    "receipt_gas_used": "fees fall back to gas limit × gas price: total_ether_balance, "
-    "balance_eth and gas_used_ratio are off (check raw_transactions_have_receipts)",
-    "receipt_status": "failed transactions count as successful: balances and "
-    "failed_sent_share are off",
-    "receipt_contract_address": "contract creations do not name the created contract: "
-    "number_of_created_contracts and contract features are off",
+# Why a missing optional column matters, beside the features it feeds (which are derived from the
+# feature SQL: eth_assets/feature_lineage.py).
+COLUMN_NOTES = {
+    "receipt_gas_used": "fees fall back to gas limit × gas price and calls count by gas limit "
+    "(check raw_transactions_have_receipts)",
+    "receipt_status": "failed transactions count as successful",
+    "receipt_contract_address": "contract creations do not name the created contract",
+    "receipt_effective_gas_price": "fees use the gas price offered, not the one paid",
+    "gas_price": "fees and the gas-price behaviour are unknown",
+    "token_decimals": "token amounts cannot be scaled, so they are left out",
 }
+
+
+def missing_column_warning(table: str, column: str, source: str) -> str | None:
+    """The warning for a column the source lacks (NULL in the lake), naming every feature that
+    reads it; None when no feature does."""
+    features = features_reading(table, column)
+    if not features:
+        return None
+    note = COLUMN_NOTES.get(column)
+    return (
+        f"{table}: the source ({source}) has no {column} column, so it is NULL in the lake and "
+        f"the {len(features)} features that read it are off: {', '.join(features)}"
+        + (f" ({note})" if note else "")
+    )
 
 
 class RawConfig(Config):
@@ -179,12 +196,9 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
             )
         missing = [str(c) for c in written.source_metadata.get("columns_filled_with_null") or []]
         for column in missing:
-            effect = FEATURE_EFFECTS.get(column)
-            if effect:
-                context.log.warning(
-                    f"{table.name}: the source ({chain_source.describe()}) has no {column} "
-                    f"column, so it is NULL in the lake and {effect}"
-                )
+            warning = missing_column_warning(table.name, column, chain_source.describe())
+            if warning:
+                context.log.warning(warning)
         if missing:
             context.log.info(f"{table.name}: columns the source lacks: {', '.join(missing)}")
         try:
