@@ -301,6 +301,8 @@ def test_a_worse_candidate_does_not_take_the_champion_alias(graph: Graph) -> Non
     client.set_terminated(strong.info.run_id)
     version = client.create_model_version(REGISTERED_MODEL, current.source, strong.info.run_id)
     client.set_registered_model_alias(REGISTERED_MODEL, "champion", version.version)
+    local = graph.folder / "models" / "illicit_classifier" / "model.pkl"
+    served_locally = local.read_bytes()
     result = materialize(
         [illicit_classifier, address_scores],
         resources=graph.resources,
@@ -319,3 +321,5 @@ def test_a_worse_candidate_does_not_take_the_champion_alias(graph: Graph) -> Non
     assert int(newest.version) == int(version.version) + 1
     decision = client.get_run(newest.run_id).data.tags["champion_decision"]
     assert "stays a candidate" in decision
+    assert local.read_bytes() == served_locally  # `model: local` still serves the champion
+    assert (local.parent / "rejected" / f"model-v{newest.version}.pkl").is_file()
