@@ -146,7 +146,7 @@ def answer(
         "checksummed": to_checksum_address(address),
         "as_of": as_of,
         "data_age_days": data_age_days(as_of),
-        "chain_source": chain_source,
+        "chain_source": public_source(chain_source),
         "simulated": is_simulated(chain_source),
         "model": model,
         "model_version": version if version.isdigit() else None,
@@ -195,10 +195,41 @@ def answer(
     }
 
 
-def _without_settings(note: str) -> str:
-    """A note with any advice naming an environment variable left out (that is for operators,
-    not for the person asking about an address)."""
-    return re.sub(r"\s*\([^()]*\bETH_ASSETS_\w+[^()]*\)", "", note).strip()
+# Why a snapshot does not score on the fly, as a client reads it: the manifest's own words are
+# for operators and may name a folder, a source's location or a setting.
+PUBLIC_REASONS = (
+    (
+        "whole histories only",
+        "the store holds whole histories only for the universe's addresses; any other address "
+        "appears there only through its transactions with them, so it is not scored from that "
+        "fragment",
+    ),
+    ("in BigQuery", "the features were computed in BigQuery, not from a store this server reads"),
+    ("newer than the cleaned", "the snapshot's model was fitted on older features than its own"),
+)
+NO_ON_THE_FLY = "this snapshot was published without what on-the-fly scoring needs"
+
+
+def public_reason(note: str) -> str:
+    """Why addresses outside the snapshot are not scored on request, in fixed words without
+    any path, source location or setting."""
+    for marker, words in PUBLIC_REASONS:
+        if marker in note:
+            return words
+    return NO_ON_THE_FLY
+
+
+def public_source(chain_source: object) -> str | None:
+    """The data's source as clients see it: the simulated chain and BigQuery's public dataset
+    by name, any other source by its kind only (a Parquet source's folder, a private project
+    stay on the server)."""
+    if chain_source is None:
+        return None
+    text = str(chain_source)
+    kind, _, where = text.partition(":")
+    if kind == "simulated" or where.startswith("bigquery-public-data."):
+        return text
+    return kind
 
 
 def not_scored(snapshot: Snapshot, address: str) -> dict[str, object]:
@@ -225,6 +256,5 @@ def not_scored(snapshot: Snapshot, address: str) -> dict[str, object]:
         f"No score: this address is not among the {len(snapshot.rows):,} addresses scored as of "
         f"{as_of}. That is not a clean bill."
     )
-    why = _without_settings(snapshot.on_the_fly_note or "this snapshot does not allow it")
-    detail = f"It is not scored on request because {why}."
+    detail = f"It is not scored on request because {public_reason(snapshot.on_the_fly_note)}."
     return {"address": address, "error": error, "detail": detail}

@@ -9,11 +9,14 @@ the one-address query takes the address as a bound parameter.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -22,12 +25,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from eth_assets.addresses import address_problem, to_checksum_address
-from eth_assets.serve.answers import Links, answer, is_simulated, not_scored
-from eth_assets.serve.limits import BodyLimit, echoed
+from eth_assets.serve.answers import Links, answer, is_simulated, not_scored, public_source
+from eth_assets.serve.limits import BodyLimit, TokenBuckets, client_key, echoed
+from eth_assets.serve.on_the_fly import LakeUnavailable
 from eth_assets.serve.page import error_block, render_answer, render_page
-from eth_assets.serve.reports import ReportStore
+from eth_assets.serve.reports import DEFAULT_MAX_BYTES, ReportsFull, ReportStore
 from eth_assets.serve.screening import ScreeningError, parse_addresses, report_row, to_csv
 from eth_assets.serve.snapshot import Snapshot, SnapshotSource
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 # A screening upload of `screen_limit` addresses with a few columns each fits in this.
@@ -50,6 +56,10 @@ class ServeSettings:
     screen_limit: int = 1000
     dagster_url: str = "http://127.0.0.1:3000"
     mlflow_url: str = "http://127.0.0.1:5000"
+    # Reports per client address (an IPv6 /64): this many at once, then this many a minute.
+    report_burst: int = 10
+    reports_per_minute: float = 1.0
+    reports_max_bytes: int = DEFAULT_MAX_BYTES  # the reports file's cap
 
 
 class BadInput(ValueError):
@@ -72,31 +82,52 @@ class UploadTooLarge(BadInput):
 
 
 class ScoringUnavailable(RuntimeError):
-    """The lake could not be read for an on-the-fly score (503, retry later)."""
+    """An address the snapshot lacks cannot be scored just now: the lake, or a file of the
+    snapshot that on-the-fly scoring needs, cannot be read (503 with Retry-After, never
+    cached). The cause goes to the server log, never to the client."""
 
 
-def look_up(snapshot: Snapshot, addresses: list[str]) -> dict[str, dict[str, object] | None]:
+# What a client is told when an address cannot be scored just now (no path, no setting).
+UNAVAILABLE = (
+    "This address cannot be scored just now: the data it is scored from cannot be read. "
+    "Try again in a minute."
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def look_up(
+    snapshot: Snapshot, addresses: list[str]
+) -> tuple[dict[str, dict[str, object] | None], set[str]]:
     """Each address's row: from the snapshot, else scored on the fly when the snapshot allows
-    it; None when neither has it."""
+    it; None when neither has it. And the addresses that cannot be looked up just now (outside
+    the snapshot while the lake, or a file on-the-fly scoring needs, cannot be read)."""
     found: dict[str, dict[str, object] | None] = {a: snapshot.get(a) for a in addresses}
     missing = [a for a, row in found.items() if row is None]
-    if missing and snapshot.on_the_fly is not None:
+    if not missing:
+        return found, set()
+    if snapshot.on_the_fly is not None:
         try:
             found.update(snapshot.on_the_fly.score(missing))
-        except (duckdb.Error, OSError) as error:  # the lake unreadable: retry later
-            raise ScoringUnavailable(
-                f"could not score {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''} "
-                f"on the fly from the lake: {error}"
-            ) from error
-    return found
+        except LakeUnavailable as error:
+            log.warning("503 for %d address(es) outside %s: %s", len(missing), snapshot.name, error)
+            return found, set(missing)
+    elif snapshot.on_the_fly_fault:
+        return found, set(missing)
+    return found, set()
 
 
 def full_answer(
     snapshot: Snapshot, address: str, row: dict[str, object], settings: ServeSettings
 ) -> dict[str, object]:
-    """The API's answer for a scored address, with its context."""
+    """The API's answer for a scored address, with its context; ScoringUnavailable when the
+    context of an on-the-fly address cannot be read from the lake just now."""
     links = Links(settings.dagster_url, settings.mlflow_url)
-    return answer(snapshot, address, row, links, snapshot.context(address))
+    try:
+        context = snapshot.context(address)
+    except LakeUnavailable as error:
+        log.warning("503 for %s: %s", address, error)
+        raise ScoringUnavailable(address) from error
+    return answer(snapshot, address, row, links, context)
 
 
 class BatchRequest(BaseModel):
@@ -113,7 +144,8 @@ def batch_results(
     snapshot: Snapshot, items: list[str], settings: ServeSettings
 ) -> list[dict[str, object]]:
     """The answer of every item, in order: 200 with the answer, 400 naming what is wrong with
-    the item, or 404 saying why it has no score (one on-the-fly query for all it lacks)."""
+    the item, 404 saying why it has no score, or 503 when it cannot be scored just now (one
+    on-the-fly query for all it lacks)."""
     keys: dict[int, str] = {}
     problems: dict[int, str] = {}
     for index, item in enumerate(items):
@@ -121,27 +153,40 @@ def batch_results(
             keys[index] = check_address(item)
         except BadInput as error:
             problems[index] = str(error)
-    rows = look_up(snapshot, list(dict.fromkeys(keys.values())))
+    rows, unavailable = look_up(snapshot, list(dict.fromkeys(keys.values())))
     results: list[dict[str, object]] = []
     for index, item in enumerate(items):
+        shown = echoed(item)
         if index in problems:
-            results.append({"input": echoed(item), "status": 400, "error": problems[index]})
+            results.append({"input": shown, "status": 400, "error": problems[index]})
             continue
         key = keys[index]
         row = rows[key]
-        if row is None:
-            results.append({"input": echoed(item), "status": 404, **not_scored(snapshot, key)})
+        if key in unavailable:
+            results.append({"input": shown, "status": 503, "address": key, "error": UNAVAILABLE})
+        elif row is None:
+            results.append({"input": shown, "status": 404, **not_scored(snapshot, key)})
         else:
-            results.append(
-                {"input": echoed(item), "status": 200, **full_answer(snapshot, key, row, settings)}
-            )
+            try:
+                found = full_answer(snapshot, key, row, settings)
+            except ScoringUnavailable:
+                results.append(
+                    {"input": shown, "status": 503, "address": key, "error": UNAVAILABLE}
+                )
+                continue
+            results.append({"input": shown, "status": 200, **found})
     return results
 
 
-def create_app(settings: ServeSettings) -> FastAPI:
-    """The app over `settings.published`; reports go to `settings.reports`. Its API docs
-    (/docs) load Swagger UI from the installed package, not from a CDN (ReDoc is left out: its
-    bundle still fetches a logo from one)."""
+def retry_header(statuses: list[object]) -> dict[str, str]:
+    """Retry-After for an answer some of whose items could not be scored just now."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if 503 in statuses else {}
+
+
+def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The app over `settings.published`; reports go to `settings.reports`, rate-limited on
+    `clock`. Its API docs (/docs) load Swagger UI from the installed package, not from a CDN
+    (ReDoc is left out: its bundle still fetches a logo from one)."""
     app = FastAPIOffline(
         redoc_url=None,
         title="eth_assets address scores",
@@ -150,7 +195,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         version="2",
     )
     snapshots = SnapshotSource(settings.published)
-    reports = ReportStore(settings.reports)
+    reports = ReportStore(settings.reports, settings.reports_max_bytes)
+    report_buckets = TokenBuckets(settings.report_burst, settings.reports_per_minute, clock)
+    app.state.snapshots, app.state.reports = snapshots, reports  # for operators and tests
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -168,7 +215,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.exception_handler(ScoringUnavailable)
     async def unavailable(request: Request, error: ScoringUnavailable) -> JSONResponse:
         return JSONResponse(
-            status_code=503, content={"error": str(error)}, headers={"Retry-After": "5"}
+            status_code=503,
+            content={"error": UNAVAILABLE},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
     # Bodies are counted as they are read, whatever the headers say: a chunked body declares
@@ -187,7 +236,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             "status": "ok",
             "model": snapshot.manifest.get("model"),
             "as_of": snapshot.manifest.get("as_of"),
-            "chain_source": snapshot.manifest.get("chain_source"),
+            "chain_source": public_source(snapshot.manifest.get("chain_source")),
             "snapshot": snapshot.name,
             "scored_addresses": len(snapshot.rows),
         }
@@ -196,24 +245,28 @@ def create_app(settings: ServeSettings) -> FastAPI:
     def get_address(address: str) -> JSONResponse:
         key = check_address(address)
         snapshot = snapshots.current()
-        row = look_up(snapshot, [key])[key]
+        rows, unavailable = look_up(snapshot, [key])
+        if unavailable:
+            raise ScoringUnavailable(key)
+        row = rows[key]
         if row is None:
             return JSONResponse(status_code=404, content=not_scored(snapshot, key))
         return JSONResponse(content=full_answer(snapshot, key, row, settings))
 
     @app.post("/api/v1/addresses:batch", responses=ERRORS)
-    def batch(request: BatchRequest) -> dict[str, object]:
+    def batch(request: BatchRequest) -> JSONResponse:
         if len(request.addresses) > settings.batch_limit:
             raise BadInput(
                 f"{len(request.addresses)} addresses in one batch; the limit is "
                 f"{settings.batch_limit}"
             )
         snapshot = snapshots.current()
-        return {
-            "snapshot": snapshot.name,
-            "as_of": snapshot.manifest.get("as_of"),
-            "results": batch_results(snapshot, request.addresses, settings),
-        }
+        results = batch_results(snapshot, request.addresses, settings)
+        as_of = snapshot.manifest.get("as_of")
+        return JSONResponse(
+            {"snapshot": snapshot.name, "as_of": as_of, "results": results},
+            headers=retry_header([r["status"] for r in results]),
+        )
 
     @app.post(
         "/api/v1/screen",
@@ -234,29 +287,60 @@ def create_app(settings: ServeSettings) -> FastAPI:
         snapshot = snapshots.current()
         results = batch_results(snapshot, [line.text for line in lines], settings)
         rows = [report_row(line, result) for line, result in zip(lines, results, strict=True)]
+        retry = retry_header([row["status"] for row in rows])
         if format == "csv":
             return PlainTextResponse(
                 to_csv(rows),
                 media_type="text/csv",
-                headers={"Content-Disposition": 'attachment; filename="screening.csv"'},
+                headers={"Content-Disposition": 'attachment; filename="screening.csv"', **retry},
             )
         return JSONResponse(
-            {"snapshot": snapshot.name, "as_of": snapshot.manifest.get("as_of"), "rows": rows}
+            {"snapshot": snapshot.name, "as_of": snapshot.manifest.get("as_of"), "rows": rows},
+            headers=retry,
         )
 
-    @app.post("/api/v1/reports", status_code=201, responses=ERRORS)
-    def report(request: ReportRequest) -> dict[str, object]:
+    @app.post(
+        "/api/v1/reports",
+        status_code=201,
+        responses={
+            **ERRORS,
+            429: {"description": "Too many reports from this client: retry after Retry-After"},
+            507: {"description": "The report store is full: reports are not accepted"},
+        },
+    )
+    def report(request: ReportRequest, http: Request) -> JSONResponse:
         key = check_address(request.address)
+        wait = report_buckets.take(client_key(http.client.host if http.client else None))
+        if wait > 0:
+            return JSONResponse(
+                status_code=429,
+                content={
+                    "error": f"Too many reports from your address: up to "
+                    f"{settings.report_burst} at once, then {settings.reports_per_minute:g} a "
+                    f"minute. Try again in {math.ceil(wait)} seconds."
+                },
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         snapshot = snapshots.current()
-        return reports.add(
-            {
-                "address": key,
-                "claimed_label": request.claimed_label,
-                "text": request.text,
-                "model": snapshot.manifest.get("model"),
-                "snapshot": snapshot.name,
-            }
-        )
+        try:
+            record = reports.add(
+                {
+                    "address": key,
+                    "claimed_label": request.claimed_label,
+                    "text": request.text,
+                    "model": snapshot.manifest.get("model"),
+                    "snapshot": snapshot.name,
+                }
+            )
+        except ReportsFull:
+            return JSONResponse(
+                status_code=507,
+                content={
+                    "error": "The service is not accepting reports just now: its report store "
+                    "is full. Please try again in a few days."
+                },
+            )
+        return JSONResponse(status_code=201, content=record)
 
     @app.get("/", response_class=HTMLResponse)
     def page(address: str = "") -> HTMLResponse:
@@ -278,7 +362,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         }
         simulated = is_simulated(snapshot.manifest.get("chain_source"))
         return HTMLResponse(
-            render_page(echoed(address), shown, body, summary, simulated), status_code=status
+            render_page(echoed(address), shown, body, summary, simulated),
+            status_code=status,
+            headers=retry_header([status]),
         )
 
     return app
@@ -314,14 +400,18 @@ async def upload(request: Request) -> bytes:
 
 def page_result(snapshot: Snapshot, key: str, settings: ServeSettings) -> tuple[str, int]:
     """The page's result block for a valid address, and its HTTP status."""
-    try:
-        row = look_up(snapshot, [key])[key]
-    except ScoringUnavailable:
-        return error_block(
-            "The data store cannot be read just now, so this address cannot be scored. "
-            "Try again in a minute."
-        ), 503
+    unavailable = error_block(
+        "The data store cannot be read just now, so this address cannot be scored. "
+        "Try again in a minute."
+    )
+    rows, missing = look_up(snapshot, [key])
+    if missing:
+        return unavailable, 503
+    row = rows[key]
     if row is None:
-        missing = not_scored(snapshot, key)
-        return error_block(str(missing["error"]), str(missing.get("detail") or "")), 404
-    return render_answer(full_answer(snapshot, key, row, settings)), 200
+        why = not_scored(snapshot, key)
+        return error_block(str(why["error"]), str(why.get("detail") or "")), 404
+    try:
+        return render_answer(full_answer(snapshot, key, row, settings)), 200
+    except ScoringUnavailable:
+        return unavailable, 503

@@ -18,6 +18,21 @@ def main(argv: list[str] | None = None) -> None:
         "--data-dir", default=None, help="runtime data folder (default: ETH_ASSETS_DATA_DIR)"
     )
     serve.add_argument("--batch-limit", type=int, default=100, help="addresses per batch")
+    serve.add_argument(
+        "--report-burst", type=int, default=10, help="reports a client may send at once"
+    )
+    serve.add_argument(
+        "--reports-per-minute",
+        type=float,
+        default=1.0,
+        help="reports a client may send a minute after its burst",
+    )
+    serve.add_argument(
+        "--reports-max-mib",
+        type=float,
+        default=32.0,
+        help="cap of the reports file; reports are refused (507) once it is reached",
+    )
     args = parser.parse_args(argv)
     import uvicorn
 
@@ -29,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
             published=data / "published" / "address_scores",
             reports=data / "reports",
             batch_limit=args.batch_limit,
+            report_burst=args.report_burst,
+            reports_per_minute=args.reports_per_minute,
+            reports_max_bytes=int(args.reports_max_mib * 1024 * 1024),
             dagster_url=settings.dagster_ui_url(),
             mlflow_url=settings.mlflow_ui_url(),
         )

@@ -3,8 +3,12 @@ and misclassification reports rate-limited per client (a token bucket per addres
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,3 +98,53 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body.encode()})
+
+
+def client_key(host: str | None) -> str:
+    """Whose bucket a request draws on: its IPv4 address, or its IPv6 /64 network (one host
+    holds a whole /64, so single IPv6 addresses would be free for the taking)."""
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class TokenBuckets:
+    """A token bucket per client: up to `burst` at once, then one every 60 / `per_minute`
+    seconds. The least recently seen clients are forgotten beyond `max_clients` (a forgotten
+    client starts full again), so memory stays bounded whatever the number of clients."""
+
+    def __init__(
+        self,
+        burst: int,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
+        if burst < 1 or per_minute <= 0:
+            raise ValueError(
+                f"a report burst of {burst} and {per_minute} reports a minute allow nothing: "
+                "give at least 1 and a rate above 0"
+            )
+        self.burst, self.rate, self.clock = burst, per_minute / 60.0, clock
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """Take a token of `client`'s bucket: 0.0 when there was one, else the seconds until
+        there is (nothing taken)."""
+        now = self.clock()
+        with self._lock:
+            tokens, then = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+            wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+            self._buckets[client] = (tokens - 1.0 if wait == 0.0 else tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return wait

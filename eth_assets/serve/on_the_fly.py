@@ -39,7 +39,8 @@ from eth_assets.ml.illicit_type import IllicitTypeModel
 from eth_assets.ml.profiles import ProfileModel
 from eth_assets.ml.scoring import Populations, populations_from_frame, score_new_addresses
 from eth_assets.publish import attachment_path
-from eth_assets.resources.compaction import LakeFiles
+from eth_assets.resources.compaction import LakeFiles, read_plan
+from eth_assets.schemas import TRANSACTIONS
 from eth_assets.serve.context import contexts_from_frames, read_label_hits
 from eth_assets.settings import PARQUET_COMPLETE_ENV
 
@@ -55,6 +56,11 @@ MODEL, PROFILES, CLEANING, POPULATIONS, LABELS = (
 TYPE_MODEL = "illicit_type.pkl"
 CACHE_SIZE = 4096
 T = TypeVar("T")
+
+
+class LakeUnavailable(RuntimeError):
+    """The lake cannot be read just now (gone, empty, a file unreadable): the address page
+    answers 503 and caches nothing, so the next request tries again."""
 
 
 def read_lake(query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -136,9 +142,38 @@ class OnTheFlyScorer:
         default_factory=lambda: threading.BoundedSemaphore(2)
     )
 
+    def lake_problem(self) -> str | None:
+        """Why the lake cannot be read just now (its folder is not there, or it holds no
+        transactions: never true of the lake a snapshot was computed from), or None."""
+        root = self.lake.root
+        try:
+            if not root.is_dir():
+                return f"the lake folder {root} is not there"
+            plan = read_plan(root / TRANSACTIONS.name)
+        except OSError as error:
+            return f"the lake folder {root} cannot be listed: {error}"
+        if not plan.day_files and not plan.compact_files:
+            return f"the lake folder {root} holds no {TRANSACTIONS.name} files"
+        return None
+
+    def _read(self, read: Callable[[], T], what: str) -> T:
+        """`read()` of the lake, LakeUnavailable (with the cause, for the server log) when it
+        fails or when the lake is not what the snapshot was computed from."""
+        try:
+            return read()
+        except (duckdb.Error, OSError) as error:
+            raise LakeUnavailable(f"{what}: {error}") from error
+
+    def _confirm_no_history(self, what: str) -> None:
+        """Before 'no history' is believed and cached: the lake must be there to say so."""
+        problem = self.lake_problem()
+        if problem is not None:
+            raise LakeUnavailable(f"{what}: {problem}")
+
     def score(self, addresses: Sequence[str]) -> dict[str, dict[str, object] | None]:
         """Per address (lower-case): a row shaped like the snapshot's, or None when the lake
-        holds no transaction or token transfer of it before the cut-off."""
+        holds no transaction or token transfer of it before the cut-off. LakeUnavailable when
+        the lake cannot be read; only a real 'no history' is cached."""
         found: dict[str, dict[str, object] | None] = {}
         with self._cache_lock:
             for address in addresses:
@@ -147,8 +182,11 @@ class OnTheFlyScorer:
                     found[address] = self._cache[address]
         missing = list(dict.fromkeys(a for a in addresses if a not in found))
         if missing:
+            what = f"scoring {len(missing)} address(es) on the fly"
             with self._running:
-                computed = self._compute(missing)
+                computed = self._read(lambda: self._compute(missing), what)
+                if any(row is None for row in computed.values()):
+                    self._confirm_no_history(what)
             with self._cache_lock:
                 for address, row in computed.items():
                     self._cache[address] = row
@@ -162,14 +200,17 @@ class OnTheFlyScorer:
         activity and holdings, computed from the lake by the pipeline's exposure SQL and
         functions restricted to it, with the snapshot's listed and flagged addresses (indirect
         exposure included: only stores of whole histories score on the fly). None without any
-        transaction or token transfer before the cut-off. Cached like the scores; duckdb.Error
-        or OSError when the lake cannot be read."""
+        transaction or token transfer before the cut-off. Cached like the scores;
+        LakeUnavailable (nothing cached) when the lake cannot be read."""
         with self._cache_lock:
             if address in self._contexts:
                 self._contexts.move_to_end(address)
                 return self._contexts[address]
+        what = f"the context of {address} on the fly"
         with self._running:
-            parts = self._context(address)
+            parts = self._read(lambda: self._context(address), what)
+            if parts is None:
+                self._confirm_no_history(what)
         with self._cache_lock:
             self._contexts[address] = parts
             while len(self._contexts) > CACHE_SIZE:
@@ -252,8 +293,12 @@ def load_on_the_fly(
     entities: Mapping[str, list[str]] | None = None,
 ) -> tuple[OnTheFlyScorer | None, str]:
     """The scorer of a published snapshot (its `scores` frame; `bands`: address → band and
-    probability), or None and why it cannot score on the fly. `label_hits` and `entities`,
-    when the caller has read them already, are not read again."""
+    probability), or None and why it cannot score on the fly by design (the snapshot or its
+    store does not allow it). A file it needs that was published but cannot be read raises
+    (FileNotFoundError naming it, or the reader's error): that is a fault, not a design. The
+    lake is not checked here: each request checks it (`OnTheFlyScorer.lake_problem`), so a
+    lake that is back is used again. `label_hits` and `entities`, when the caller has read
+    them already, are not read again."""
     terms = manifest.get("on_the_fly")
     if not isinstance(terms, dict):
         return None, "this snapshot was published without what on-the-fly scoring needs"
@@ -263,12 +308,12 @@ def load_on_the_fly(
         suffix: attachment_path(folder, manifest, suffix)
         for suffix in (MODEL, PROFILES, CLEANING, POPULATIONS, LABELS)
     }
-    absent = [suffix for suffix, path in paths.items() if path is None or not path.is_file()]
+    if any(path is None for path in paths.values()):
+        return None, "this snapshot was published without what on-the-fly scoring needs"
+    absent = [str(path) for path in paths.values() if path is not None and not path.is_file()]
     if absent:
-        return None, f"the snapshot's {', '.join(absent)} are missing from {folder}"
+        raise FileNotFoundError(f"the snapshot's {', '.join(absent)} are missing")
     lake = Path(str(terms["lake"]))
-    if not lake.is_dir():
-        return None, f"the lake the snapshot was computed from, {lake}, is not there"
     model = load_pickle(paths[MODEL], IllicitModel, "address_scores")
     profiles = load_pickle(paths[PROFILES], ProfileModel, "address_scores")
     labels = label_hits if label_hits is not None else read_label_hits(paths[LABELS])

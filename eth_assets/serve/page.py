@@ -354,7 +354,7 @@ def render_page(
 ) -> str:
     """The whole page: the banner for simulated data, the look-up form (keeping what was
     typed), the result under `shown`, the screening form and a footer (`summary`: scored,
-    as_of, model, reports)."""
+    as_of, model, screen_limit)."""
     banner = SIMULATED_BANNER if simulated else ""
     result = f'<div id="result"><h2><code>{e(shown)}</code></h2>{body}</div>' if body else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from eth_assets.publish import POINTER, attachment_path, read_current
@@ -61,13 +60,15 @@ class ScoreRows(Mapping[str, dict[str, object]]):
 @dataclass(frozen=True)
 class Snapshot:
     """One published snapshot: its manifest, a row per address, the scorer of addresses it
-    lacks (None, with `on_the_fly_note` saying why, when the store does not allow it), and the
-    addresses' contexts and score histories, read at load."""
+    lacks (None, with `on_the_fly_note` saying why, when the store does not allow it, or with
+    `on_the_fly_fault` saying why in words without paths when a file it needs could not be
+    read), and the addresses' contexts and score histories, read at load."""
 
     manifest: dict[str, object]
     rows: Mapping[str, dict[str, object]]
     on_the_fly: OnTheFlyScorer | None = None
     on_the_fly_note: str = ""
+    on_the_fly_fault: str = ""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     contexts: AddressContexts | None = None  # None: published without the exposure files
     history: dict[str, list[dict[str, object]]] = field(default_factory=dict)
@@ -88,9 +89,10 @@ class Snapshot:
         address the snapshot lacks: computed from the lake by the on-the-fly scorer (its
         `context`, cached), its history being the older kept snapshots holding it plus its
         on-the-fly score under this snapshot's name. None when the snapshot was published
-        without the exposure attachments, when the address is neither in the snapshot nor
-        scored on the fly (no history, or a store of chosen histories), or when the lake cannot
-        be read for it (logged). The lists are shared between requests: never change them."""
+        without the exposure attachments, or when the address is neither in the snapshot nor
+        scored on the fly (no history, or a store of chosen histories). LakeUnavailable when
+        the lake cannot be read for it: an answer without its context would look complete.
+        The lists are shared between requests: never change them."""
         if self.contexts is None:
             return None
         parts = self.contexts.parts(address)
@@ -98,18 +100,22 @@ class Snapshot:
             return {**parts, "score_history": self.history.get(address, [])}
         if self.on_the_fly is None:
             return None
-        try:
-            parts = self.on_the_fly.context(address)
-            row = self.on_the_fly.score([address]).get(address) if parts is not None else None
-        except (duckdb.Error, OSError) as error:
-            log.warning("no on-the-fly context for %s: %s", address, error)
-            return None
+        parts = self.on_the_fly.context(address)
+        row = self.on_the_fly.score([address]).get(address) if parts is not None else None
         if parts is None:
             return None
         history = list(self.history.get(address, []))
         if row is not None and self.current is not None:
             history.append(history_entry(self.current, row.get("probability"), str(row["band"])))
         return {**parts, "score_history": history}
+
+
+def fault_words(error: BaseException) -> str:
+    """Why the on-the-fly scorer could not be loaded, in words without paths (the error with
+    its paths goes to the server log)."""
+    if isinstance(error, FileNotFoundError):
+        return "a file of the snapshot that on-the-fly scoring needs is missing"
+    return "a model file of the snapshot that on-the-fly scoring needs cannot be read"
 
 
 def load_snapshot(folder: Path, history_cache: dict[str, PastScores] | None = None) -> Snapshot:
@@ -132,17 +138,19 @@ def load_snapshot(folder: Path, history_cache: dict[str, PastScores] | None = No
     except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
         # The scores are still served; only the context beside them is missing.
         log.warning("no address context for %s: %s", manifest.get("file"), error)
+    fault = ""
     try:
         scorer, note = load_on_the_fly(folder, manifest, frame, rows.bands, labels, entities)
-    except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
+    except Exception as error:  # whatever a bad file raises (a broken pickle: anything)
         # The scores are still served; only addresses outside them lose the on-the-fly path.
         log.warning("on-the-fly scoring off for %s: %s", manifest.get("file"), error)
-        scorer, note = None, f"its model files could not be read ({error})"
+        scorer, note, fault = None, "", fault_words(error)
     return Snapshot(
         manifest=manifest,
         rows=rows,
         on_the_fly=scorer,
         on_the_fly_note=note,
+        on_the_fly_fault=fault,
         contexts=contexts,
         history=history,
         current=current,

@@ -1,14 +1,19 @@
 """The server's guards over a hand-made snapshot, each fault injected deterministically: request
-bodies bounded by the bytes actually read, no input echoed at length."""
+bodies bounded by the bytes actually read, no input echoed at length, reports rate-limited per
+client and capped in size, their count read once and never shown."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
+import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from eth_assets.serve.app import MAX_BODY_BYTES, MAX_SCREEN_BYTES, ServeSettings, create_app
 from eth_assets_tests.fixtures import KNOWN, publish_hand_made_scores
@@ -121,3 +126,97 @@ def test_no_answer_echoes_long_input(client: TestClient) -> None:
         "/api/v1/reports", json={"address": KNOWN, "claimed_label": "x" * 30_000, "text": ""}
     )
     assert bad.status_code == 400 and len(bad.content) < 500
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _report(client: TestClient, text: str = "") -> Response:
+    return client.post(
+        "/api/v1/reports", json={"address": KNOWN, "claimed_label": "normal", "text": text}
+    )
+
+
+def test_reports_are_rate_limited_per_client(settings: ServeSettings) -> None:
+    """Two reports at once, then one a minute, per client address: the third is 429 with
+    Retry-After, another client is not held up, and a minute later the first may report again."""
+    clock = Clock()
+    app = create_app(replace(settings, report_burst=2, reports_per_minute=1.0), clock=clock)
+    one = TestClient(app, client=("198.51.100.7", 40000))
+    other = TestClient(app, client=("203.0.113.9", 40000))
+    assert [_report(one).status_code for _ in range(2)] == [201, 201]
+    refused = _report(one)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+    assert "Too many reports" in refused.json()["error"]
+    assert _report(other).status_code == 201
+    clock.now += 30
+    assert _report(one).headers["retry-after"] == "30"
+    clock.now += 30
+    assert _report(one).status_code == 201
+    stored = settings.reports / "reports.jsonl"
+    assert len(stored.read_text().splitlines()) == 4
+
+
+def test_the_report_file_is_capped_and_never_truncated(settings: ServeSettings) -> None:
+    """Once the file would grow over its cap, reports are refused with 507 and a clear message;
+    what others reported stays byte for byte."""
+    settings.reports.mkdir(parents=True)
+    stored = settings.reports / "reports.jsonl"
+    earlier = '{"address": "0x01", "text": "an earlier report"}\n'
+    stored.write_text(earlier)
+    capped = replace(settings, reports_max_bytes=2000, report_burst=100)
+    client = TestClient(create_app(capped))
+    statuses = [_report(client, "x" * 500).status_code for _ in range(5)]
+    assert statuses[:2] == [201, 201] and statuses[-1] == 507
+    full = _report(client, "x" * 500)
+    assert "not accepting reports" in full.json()["error"]
+    text = stored.read_text()
+    assert text.startswith(earlier) and len(text.encode()) <= 2000
+    assert len(text.splitlines()) == 1 + statuses.count(201)
+    # a file over the cap at start (another process filled it) is left as it is
+    stored.write_text(earlier * 100)
+    before = stored.read_bytes()
+    restarted = TestClient(create_app(capped))
+    assert _report(restarted).status_code == 507 and stored.read_bytes() == before
+
+
+def test_the_report_count_is_read_once_and_never_shown(
+    settings: ServeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reports file is read once, when the app starts, to count its reports; no request
+    reads it again, and no answer says how many there are."""
+    settings.reports.mkdir(parents=True)
+    (settings.reports / "reports.jsonl").write_text('{"address": "0x01"}\n' * 3)
+    reads: list[str] = []
+    real_open = io.open
+
+    def spying_open(file, mode="r", *args, **kwargs):
+        if str(file).endswith("reports.jsonl") and "r" in mode:
+            reads.append(mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", spying_open)
+    monkeypatch.setattr(builtins, "open", spying_open)
+    app = create_app(settings)
+    client = TestClient(app)
+    assert len(reads) == 1 and app.state.reports.count == 3
+    answers = [
+        client.get("/"),
+        client.get("/", params={"address": KNOWN}),
+        client.get(f"/api/v1/addresses/{KNOWN}"),
+        client.get("/healthz"),
+        _report(client),
+        _report(client),
+    ]
+    assert len(reads) == 1 and app.state.reports.count == 5
+    keys = [*answers[3].json(), *answers[4].json(), *answers[5].json()]
+    assert not [key for key in keys if "count" in key or key.startswith("reports")]
+    footer = answers[0].text.split("<footer>")[1]
+    assert "report" not in footer and "3 addresses scored" in footer
