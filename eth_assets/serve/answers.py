@@ -173,8 +173,8 @@ def answer(
             "reason_features": [r.get("feature") for r in found],
         },
         "profile": {
-            "id": row["profile_id"],
-            "name": row["profile_name"],
+            "id": row.get("profile_id"),  # absent from snapshots published without profiles
+            "name": row.get("profile_name"),
             "defined_by": row.get("profile_sets_apart"),
             "values": profile_values(row),
         },

@@ -25,13 +25,26 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from eth_assets.addresses import address_problem, to_checksum_address
-from eth_assets.serve.answers import Links, answer, is_simulated, not_scored, public_source
+from eth_assets.serve.answers import (
+    Links,
+    answer,
+    is_simulated,
+    not_scored,
+    public_reason,
+    public_source,
+)
 from eth_assets.serve.limits import BodyLimit, TokenBuckets, client_key, echoed
 from eth_assets.serve.on_the_fly import LakeUnavailable
-from eth_assets.serve.page import error_block, render_answer, render_page
+from eth_assets.serve.page import (
+    NOT_PUBLISHED,
+    error_block,
+    not_published_block,
+    render_answer,
+    render_page,
+)
 from eth_assets.serve.reports import DEFAULT_MAX_BYTES, ReportsFull, ReportStore
 from eth_assets.serve.screening import ScreeningError, parse_addresses, report_row, to_csv
-from eth_assets.serve.snapshot import Snapshot, SnapshotSource
+from eth_assets.serve.snapshot import NothingPublished, Snapshot, SnapshotSource
 
 log = logging.getLogger(__name__)
 
@@ -229,17 +242,46 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         form_overhead=FORM_OVERHEAD_BYTES,
     )
 
+    @app.exception_handler(NothingPublished)
+    async def not_published(request: Request, error: NothingPublished) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"error": NOT_PUBLISHED},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
     @app.get("/healthz")
-    def healthz() -> dict[str, object]:
-        snapshot = snapshots.current()
-        return {
-            "status": "ok",
-            "model": snapshot.manifest.get("model"),
-            "as_of": snapshot.manifest.get("as_of"),
-            "chain_source": public_source(snapshot.manifest.get("chain_source")),
-            "snapshot": snapshot.name,
-            "scored_addresses": len(snapshot.rows),
-        }
+    def healthz() -> JSONResponse:
+        """Which snapshot serves, whether it is the newest published (else why not, in words),
+        and whether addresses outside it are scored on the fly (else why not)."""
+        serving = snapshots.serving()
+        snapshot = serving.snapshot
+        if snapshot is None:
+            return JSONResponse(
+                status_code=503,
+                content={
+                    "status": "no snapshot",
+                    "snapshot": None,
+                    "newest_published": False,
+                    "fallback_reason": serving.problem or None,
+                    "on_the_fly": {"on": False, "why_not": "no snapshot is served"},
+                },
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        on, why_not, fault = on_the_fly_state(snapshot)
+        return JSONResponse(
+            {
+                "status": "degraded" if serving.problem or fault else "ok",
+                "snapshot": snapshot.name,
+                "newest_published": serving.newest,
+                "fallback_reason": serving.problem or None,
+                "model": snapshot.manifest.get("model"),
+                "as_of": snapshot.manifest.get("as_of"),
+                "chain_source": public_source(snapshot.manifest.get("chain_source")),
+                "scored_addresses": len(snapshot.rows),
+                "on_the_fly": {"on": on, "why_not": why_not},
+            }
+        )
 
     @app.get("/api/v1/addresses/{address}", responses={**ERRORS, 404: {"description": "Unknown"}})
     def get_address(address: str) -> JSONResponse:
@@ -344,8 +386,14 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
 
     @app.get("/", response_class=HTMLResponse)
     def page(address: str = "") -> HTMLResponse:
-        snapshot = snapshots.current()
-        body, status, shown = "", 200, echoed(address.strip())
+        typed, shown = echoed(address), echoed(address.strip())
+        try:
+            snapshot = snapshots.current()
+        except NothingPublished:
+            body = not_published_block()
+            page = render_page(typed, shown, body, {"screen_limit": settings.screen_limit}, False)
+            return HTMLResponse(page, status_code=503, headers=retry_header([503]))
+        body, status = "", 200
         if address.strip():
             try:
                 key = check_address(address)
@@ -362,7 +410,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         }
         simulated = is_simulated(snapshot.manifest.get("chain_source"))
         return HTMLResponse(
-            render_page(echoed(address), shown, body, summary, simulated),
+            render_page(typed, shown, body, summary, simulated),
             status_code=status,
             headers=retry_header([status]),
         )
@@ -396,6 +444,21 @@ async def upload(request: Request) -> bytes:
     if len(content) > MAX_SCREEN_BYTES:
         raise UploadTooLarge(f"the upload is over the limit of {MAX_SCREEN_BYTES:,} bytes")
     return content
+
+
+def on_the_fly_state(snapshot: Snapshot) -> tuple[bool, str | None, bool]:
+    """Whether addresses outside `snapshot` are scored on the fly now, why not in words a
+    client may read, and whether that is a fault (a file or the lake unreadable) rather than
+    how the snapshot was published."""
+    if snapshot.on_the_fly is not None:
+        problem = snapshot.on_the_fly.lake_problem()
+        if problem is None:
+            return True, None, False
+        log.warning("on-the-fly scoring cannot read the lake: %s", problem)
+        return False, "the lake it scores from cannot be read just now", True
+    if snapshot.on_the_fly_fault:
+        return False, snapshot.on_the_fly_fault, True
+    return False, public_reason(snapshot.on_the_fly_note), False
 
 
 def page_result(snapshot: Snapshot, key: str, settings: ServeSettings) -> tuple[str, int]:

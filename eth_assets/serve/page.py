@@ -323,7 +323,7 @@ def render_answer(data: Mapping[str, object]) -> str:
 {counterparties_html(data.get("counterparties"))}
 {activity_html(data.get("activity"), data.get("holdings"), data.get("score_history"))}
 <section id="profile"><h3>Investor profile:
-<span id="profile-name">{e(str(profile["name"]))}</span></h3>{describes}
+<span id="profile-name">{e(str(profile["name"] or "–"))}</span></h3>{describes}
 <h4>This address</h4><div class="scroll"><table>{values}</table></div></section>
 {listed}
 <section id="provenance"><h3>Provenance</h3><p>Data as of {e(_date(data["as_of"]))}{age_text} from
@@ -354,9 +354,15 @@ def render_page(
 ) -> str:
     """The whole page: the banner for simulated data, the look-up form (keeping what was
     typed), the result under `shown`, the screening form and a footer (`summary`: scored,
-    as_of, model, screen_limit)."""
+    as_of, model, screen_limit; without `scored`, nothing is published yet)."""
     banner = SIMULATED_BANNER if simulated else ""
     result = f'<div id="result"><h2><code>{e(shown)}</code></h2>{body}</div>' if body else ""
+    footer = (
+        f"{int(summary.get('scored') or 0):,} addresses scored, data as of "
+        f"{e(_date(summary.get('as_of')))}, model {e(str(summary.get('model')))}."
+        if summary.get("scored") is not None
+        else "No scores are published yet."
+    )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>eth_assets · address</title><style>{STYLE}</style></head><body>
@@ -371,7 +377,19 @@ def render_page(
 <button type="submit" id="screen-submit">Screen (CSV report)</button></form>
 <p class="note">A CSV or text file with one address per line (or an <code>address</code> column),
 up to {int(summary.get("screen_limit") or 0):,} addresses.</p></section>
-<footer>{int(summary.get("scored") or 0):,} addresses scored, data as of
-{e(_date(summary.get("as_of")))}, model {e(str(summary.get("model")))}.
-API: <a href="/docs">/docs</a>.</footer>
+<footer>{footer} API: <a href="/docs">/docs</a>.</footer>
 </body></html>"""
+
+
+NOT_PUBLISHED = (
+    "Scores are not published yet: the pipeline has not published any this server can read. "
+    "Try again later."
+)
+
+
+def not_published_block() -> str:
+    """What the page says in place of any result before scores are published."""
+    return (
+        f'<div class="error" id="not-published"><p>{e(NOT_PUBLISHED)}</p><p class="note">'
+        "Addresses can be looked up once the first scores are published.</p></div>"
+    )
