@@ -408,6 +408,30 @@ def mlflow_timeout_seconds() -> float:
     return _positive_seconds(MLFLOW_TIMEOUT_ENV, DEFAULT_MLFLOW_TIMEOUT_SECONDS)
 
 
+# MLflow's own HTTP variables. Its defaults (120 s, 7 retries with backoff) wait 4 minutes on a
+# refused connection and 16 on a server that never answers; the tracker bounds them.
+MLFLOW_HTTP_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+MLFLOW_HTTP_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+MLFLOW_HTTP_RETRIES = 2
+_MLFLOW_HTTP_SET_HERE: dict[str, str] = {}  # what this module set, to tell it from the user's
+
+
+def bound_mlflow_http_requests() -> float:
+    """Set MLflow's request timeout (ETH_ASSETS_MLFLOW_TIMEOUT_SECONDS, whole seconds) and
+    retries (2) in this process, unless the user set MLflow's variables; the timeout."""
+    timeout = mlflow_timeout_seconds()
+    wanted = {
+        MLFLOW_HTTP_TIMEOUT_ENV: str(max(1, math.ceil(timeout))),
+        MLFLOW_HTTP_RETRIES_ENV: str(MLFLOW_HTTP_RETRIES),
+    }
+    for name, value in wanted.items():
+        current = os.environ.get(name)
+        if current is None or current == _MLFLOW_HTTP_SET_HERE.get(name):
+            os.environ[name] = value
+            _MLFLOW_HTTP_SET_HERE[name] = value
+    return timeout
+
+
 def dagster_ui_url() -> str:
     """$ETH_ASSETS_DAGSTER_UI_URL (no trailing slash), default http://127.0.0.1:3000."""
     return (_read(DAGSTER_UI_URL_ENV) or DEFAULT_DAGSTER_UI_URL).rstrip("/")

@@ -59,12 +59,6 @@ MAX_PARAM_LENGTH = 6000  # MLflow's limit on one parameter value
 DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 SQLITE_HEADER = b"SQLite format 3\x00"
-# MLflow's HTTP settings the tracker sets in its process unless the user did: MLflow's defaults
-# (120 s, 7 retries with backoff) wait 4 minutes on a refused connection and 16 on a silent one.
-HTTP_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
-HTTP_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
-HTTP_RETRIES = 2
-_SET_BY_TRACKER: dict[str, str] = {}  # what the tracker set, to tell it from the user's value
 # Tags that say which process owns a run, so a run left RUNNING by a killed one can be told apart
 # from a live one; a run RUNNING for longer than STALE_AFTER_SECONDS counts as stale anyway.
 HOST_TAG = "eth_assets.host"
@@ -147,20 +141,6 @@ def probe_server(uri: str, timeout: float) -> None:
             f"store is SQLite under the data dir); {settings.MLFLOW_TIMEOUT_ENV} sets how long "
             "to wait"
         ) from None
-
-
-def bound_http_requests(timeout: float) -> None:
-    """Bound MLflow's own HTTP requests in this process (`timeout` seconds, HTTP_RETRIES
-    retries), unless the user set MLflow's variables."""
-    wanted = {
-        HTTP_TIMEOUT_ENV: str(max(1, math.ceil(timeout))),
-        HTTP_RETRIES_ENV: str(HTTP_RETRIES),
-    }
-    for name, value in wanted.items():
-        current = os.environ.get(name)
-        if current is None or current == _SET_BY_TRACKER.get(name):
-            os.environ[name] = value
-            _SET_BY_TRACKER[name] = value
 
 
 def end_stale_runs(
@@ -331,9 +311,7 @@ class MlflowTracker(ConfigurableResource):
             check_sqlite_store(path)
             path.parent.mkdir(parents=True, exist_ok=True)
         elif urlsplit(uri).scheme in {"http", "https"}:
-            timeout = settings.mlflow_timeout_seconds()
-            bound_http_requests(timeout)
-            probe_server(uri, timeout)
+            probe_server(uri, settings.bound_mlflow_http_requests())
         return MlflowClient(tracking_uri=uri)
 
     @contextmanager

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from eth_assets import settings
 from eth_assets.ml.files import temporary_prefix
-from eth_assets.resources import tracking
 from eth_assets.resources.tracking import (
     HOST_TAG,
     PID_TAG,
@@ -40,7 +40,7 @@ BOUND_SECONDS = 20
 @pytest.fixture(autouse=True)
 def _mlflow_http_variables_restored() -> Iterator[None]:
     """MLflow's HTTP variables as they were before the test (the tracker sets them)."""
-    names = (tracking.HTTP_TIMEOUT_ENV, tracking.HTTP_RETRIES_ENV)
+    names = (settings.MLFLOW_HTTP_TIMEOUT_ENV, settings.MLFLOW_HTTP_RETRIES_ENV)
     before = {name: os.environ.get(name) for name in names}
     yield
     for name, value in before.items():
@@ -48,7 +48,7 @@ def _mlflow_http_variables_restored() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    tracking._SET_BY_TRACKER.clear()
+    settings._MLFLOW_HTTP_SET_HERE.clear()
 
 
 def _tracker(folder: Path) -> MlflowTracker:
