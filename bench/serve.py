@@ -3,7 +3,8 @@ does not slow the sender and tail latency is not hidden), bounded in count and t
 latency and throughput for known addresses (the JSON answer and the whole page, with exposure,
 counterparties, activity and score history), for batches and for on-the-fly scoring, with the
 snapshot switched once in the middle of each phase; then the time to screen a CSV of
-`--screen` known addresses (median of 3). Not a test.
+`--screen` known addresses (median of 3), and what a chunked body of `--oversized-mib` MiB
+costs the app. Not a test.
 
     python bench/serve.py --data-dir data [--rate 100] [--seconds 20] [--batch 100]
 
@@ -95,6 +96,37 @@ def _copies(folder: Path, pointer: dict[str, object]) -> dict[str, object]:
     }
 
 
+def resident_mib(pid: int) -> float:
+    """The resident memory of process `pid` in MiB (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def oversized_body(base: str, pid: int, mib: int) -> None:
+    """A batch of `mib` MiB sent in chunks (no Content-Length): the answer's status, size and
+    time, and the app's memory before and after."""
+
+    def chunks():
+        yield b'{"addresses": ["'
+        for _ in range(mib * 16):
+            yield b"a" * 65536
+        yield b'"]}'
+
+    before = resident_mib(pid)
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{base}/api/v1/addresses:batch",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
+    print(
+        f"a chunked batch body of {mib} MiB: {response.status_code}, {len(response.content)} "
+        f"bytes back in {time.perf_counter() - started:.2f} s; the app's memory "
+        f"{before:.0f} → {resident_mib(pid):.0f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
@@ -105,6 +137,9 @@ def main() -> None:
     parser.add_argument("--fly-rate", type=float, default=2.0, help="on-the-fly lookups/s")
     parser.add_argument("--held-out", type=int, default=400, help="addresses left unscored")
     parser.add_argument("--screen", type=int, default=1000, help="addresses in the CSV screened")
+    parser.add_argument(
+        "--oversized-mib", type=int, default=50, help="size of the chunked body sent at the end"
+    )
     args = parser.parse_args()
     source = Path(args.data_dir).resolve() / "published" / "address_scores"
     frame, manifest = read_current(source)
@@ -220,6 +255,7 @@ def main() -> None:
             f"\nscreening a CSV of {args.screen:,} known addresses: median "
             f"{np.median(seconds):.2f} s of 3 ({', '.join(f'{x:.2f}' for x in seconds)} s)"
         )
+        oversized_body(base, server.pid, args.oversized_mib)
     finally:
         server.terminate()
         server.wait(timeout=20)

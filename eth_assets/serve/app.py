@@ -296,7 +296,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         return JSONResponse(content=full_answer(snapshot, key, row, settings))
 
     @app.post("/api/v1/addresses:batch", responses=ERRORS)
-    def batch(request: BatchRequest) -> JSONResponse:
+    def batch(request: BatchRequest, response: Response) -> dict[str, object]:
         if len(request.addresses) > settings.batch_limit:
             raise BadInput(
                 f"{len(request.addresses)} addresses in one batch; the limit is "
@@ -304,11 +304,13 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
             )
         snapshot = snapshots.current()
         results = batch_results(snapshot, request.addresses, settings)
-        as_of = snapshot.manifest.get("as_of")
-        return JSONResponse(
-            {"snapshot": snapshot.name, "as_of": as_of, "results": results},
-            headers=retry_header([r["status"] for r in results]),
-        )
+        # Returned as a dict, so FastAPI serializes it (faster than JSONResponse's json.dumps).
+        response.headers.update(retry_header([r["status"] for r in results]))
+        return {
+            "snapshot": snapshot.name,
+            "as_of": snapshot.manifest.get("as_of"),
+            "results": results,
+        }
 
     @app.post(
         "/api/v1/screen",

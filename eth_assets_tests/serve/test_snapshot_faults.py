@@ -136,6 +136,7 @@ def test_a_model_file_that_is_no_pickle_turns_off_only_on_the_fly_scoring(
     assert unknown.status_code == 503 and "retry-after" in unknown.headers
     batch = client.post("/api/v1/addresses:batch", json={"addresses": [KNOWN, UNKNOWN]})
     assert [r["status"] for r in batch.json()["results"]] == [200, 503]
+    assert batch.headers["retry-after"] == "30"
     health = _health(client)
     assert health["snapshot"] == "one.parquet" and health["newest_published"] is True
     assert health["on_the_fly"]["on"] is False and health["status"] == "degraded"
