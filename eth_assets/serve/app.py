@@ -3,8 +3,10 @@
 Every answer comes from one snapshot object; input is validated before anything is looked up
 (400 naming the problem, never FastAPI's default 422). An address the snapshot lacks is scored on
 the fly from the lake when the store holds whole histories (see `on_the_fly`); otherwise, or
-without any history, it gets 404 saying why, never a clean score. Input never becomes SQL text:
-the one-address query takes the address as a bound parameter.
+without any history, it gets 404 saying why, never a clean score; while the lake cannot be read,
+503 (never cached). Input never becomes SQL text: the one-address query takes the address as a
+bound parameter. Bodies are bounded by the bytes read, reports by client and file size (see
+`limits`, `reports`); no answer names a server path or setting (the server log does).
 """
 
 from __future__ import annotations
@@ -122,7 +124,13 @@ def look_up(
         try:
             found.update(snapshot.on_the_fly.score(missing))
         except LakeUnavailable as error:
-            log.warning("503 for %d address(es) outside %s: %s", len(missing), snapshot.name, error)
+            log.warning(
+                "503 for %d address(es) outside %s: %s; restore the lake the snapshot names "
+                "(on_the_fly.lake in its pointer)",
+                len(missing),
+                snapshot.name,
+                error,
+            )
             return found, set(missing)
     elif snapshot.on_the_fly_fault:
         return found, set(missing)

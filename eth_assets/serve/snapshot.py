@@ -326,7 +326,8 @@ class SnapshotSource:
             if isinstance(error, SnapshotUnreadable):
                 self.problem = f"the newest published snapshot cannot be served: {error}"
                 log.warning(
-                    "the snapshot %s points at cannot be served (%s): %r",
+                    "the snapshot %s points at cannot be served (%s: %r); materialize "
+                    "address_scores again",
                     self.folder / POINTER,
                     error,
                     error.__cause__,

@@ -197,7 +197,7 @@ def test_the_report_count_is_read_once_and_never_shown(
     reads: list[str] = []
     real_open = io.open
 
-    def spying_open(file, mode="r", *args, **kwargs):
+    def spying_open(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
         if str(file).endswith("reports.jsonl") and "r" in mode:
             reads.append(mode)
         return real_open(file, mode, *args, **kwargs)

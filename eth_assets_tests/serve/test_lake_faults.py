@@ -82,7 +82,7 @@ def _known(served: Served) -> str:
     return frame.filter(pl.col("has_activity"))["address"][0]
 
 
-def test_an_unreadable_lake_is_a_503_never_cached(served: Served, with_history) -> None:
+def test_an_unreadable_lake_is_a_503_never_cached(served: Served, with_history: list[str]) -> None:
     """With the lake gone, an address outside the snapshot is 503 with Retry-After, not 'no
     history'; in a batch and a screening only its items are 503; once the lake is back the same
     addresses are scored (or, without history, 404)."""
@@ -111,7 +111,9 @@ def test_an_unreadable_lake_is_a_503_never_cached(served: Served, with_history) 
     assert nobody.status_code == 404 and "not a clean bill" in nobody.json()["error"]
 
 
-def test_a_lake_file_that_cannot_be_read_is_a_503(served: Served, with_history, tmp_path) -> None:
+def test_a_lake_file_that_cannot_be_read_is_a_503(
+    served: Served, with_history: list[str], tmp_path: Path
+) -> None:
     served.cut(broken=tmp_path / "broken")
     response = served.client.get(f"/api/v1/addresses/{with_history[1]}")
     assert response.status_code == 503
@@ -120,13 +122,13 @@ def test_a_lake_file_that_cannot_be_read_is_a_503(served: Served, with_history, 
 
 
 def test_an_on_the_fly_context_that_cannot_be_read_is_a_503(
-    served: Served, with_history, monkeypatch: pytest.MonkeyPatch
+    served: Served, with_history: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The score is read but the lake fails for its exposure and activity: 503, not a 200 that
     silently leaves them out; the next request, with the lake readable, gets them."""
     held = with_history[2]
 
-    def unreadable(*args, **kwargs):
+    def unreadable(*args: object, **kwargs: object) -> object:
         raise duckdb.IOException("IO Error: could not read the day file")
 
     with monkeypatch.context() as patched:
@@ -157,7 +159,7 @@ def _responses(client: TestClient, addresses: list[str]) -> list[tuple[str, str]
 
 
 def test_no_failure_answer_names_a_server_path_or_setting(
-    graph: Graph, served: Served, with_history, tmp_path: Path
+    graph: Graph, served: Served, with_history: list[str], tmp_path: Path
 ) -> None:
     """The lake gone, a broken lake file, a snapshot file for on-the-fly scoring missing, and a
     store that does not allow it: no answer names a path, the lake or a setting."""
