@@ -310,9 +310,23 @@ class MlflowTracker(ConfigurableResource):
             path = Path(uri.removeprefix("sqlite:///"))
             check_sqlite_store(path)
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # a new store: created (migrated) by one process at a time
+                with self.store_lock(), self.store_errors("creating the store"):
+                    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
         elif urlsplit(uri).scheme in {"http", "https"}:
             probe_server(uri, settings.bound_mlflow_http_requests())
         return MlflowClient(tracking_uri=uri)
+
+    @contextmanager
+    def store_lock(self) -> Iterator[None]:
+        """An exclusive file lock shared by every process of this data dir: creating the store
+        and its experiments happens under it, so two steps that start at once never both run
+        the store's schema migrations or create the same experiment."""
+        root = self.resolved_artifact_root()
+        root.mkdir(parents=True, exist_ok=True)
+        with (root / ".tracker.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     @contextmanager
     def store_errors(self, doing: str) -> Iterator[None]:
@@ -340,12 +354,7 @@ class MlflowTracker(ConfigurableResource):
         """
         name = f"{EXPERIMENT_PREFIX}/{asset_name}"
         root = self.resolved_artifact_root()
-        root.mkdir(parents=True, exist_ok=True)
-        with (
-            (root / ".tracker.lock").open("w") as lock,
-            self.store_errors(f"finding the experiment {name}"),
-        ):
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self.store_lock(), self.store_errors(f"finding the experiment {name}"):
             experiment = client.get_experiment_by_name(name)
             if experiment is not None:
                 return experiment.experiment_id

@@ -277,13 +277,16 @@ def test_an_interrupted_run_ends_killed(tmp_path: Path) -> None:
 
 def test_sigterm_during_a_run_ends_it_killed(tmp_path: Path) -> None:
     tracker = _tracker(tmp_path)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    interrupted = pytest.raises(KeyboardInterrupt, match="terminated by signal")
-    with interrupted, tracker.start_run("asset", "run", {}) as run:
-        signal.raise_signal(signal.SIGTERM)
-    assert _status(tracker, run.run_id) == "KILLED"
-    assert not run.temp_dir.exists()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+    inherited = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # CI may start us ignoring it
+    try:
+        interrupted = pytest.raises(KeyboardInterrupt, match="terminated by signal")
+        with interrupted, tracker.start_run("asset", "run", {}) as run:
+            signal.raise_signal(signal.SIGTERM)
+        assert _status(tracker, run.run_id) == "KILLED"
+        assert not run.temp_dir.exists()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+    finally:
+        signal.signal(signal.SIGTERM, inherited)
 
 
 def test_a_finished_run_ends_finished(tmp_path: Path) -> None:
