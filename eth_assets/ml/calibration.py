@@ -218,6 +218,11 @@ def default_folds(labels: np.ndarray, folds: int = DEFAULT_FOLDS, seed: int = 0)
     folds = min(folds, smallest)
     if folds < 2:
         return np.zeros(len(labels), dtype=int)
+    return stratified_folds(labels, folds, seed)
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold number of every row: stratified, shuffled with a fixed seed."""
     assignment = np.empty(len(labels), dtype=int)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for number, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):

@@ -27,7 +27,7 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from eth_assets.ml.calibration import (
     RESAMPLES,
@@ -39,6 +39,7 @@ from eth_assets.ml.calibration import (
     default_folds,
     fit_curve,
     max_f1_threshold,
+    stratified_folds,
 )
 from eth_assets.ml.cleaning import Cleaning, CleaningRules, fit_cleaning
 from eth_assets.ml.files import load_pickle, save_pickle
@@ -191,15 +192,6 @@ class CrossValidation:
             result[metric] = float(values.mean())
             result[f"{metric}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         return result
-
-
-def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Fold number of every row: stratified, shuffled with a fixed seed."""
-    assignment = np.empty(len(labels), dtype=int)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for number, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
-        assignment[test] = number
-    return assignment
 
 
 def cross_validate(

@@ -429,8 +429,8 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
 
 
 async def upload(request: Request) -> bytes:
-    """The uploaded file's bytes: the `file` field of a multipart form, or the raw body; read
-    no further than MAX_SCREEN_BYTES whatever the headers say (a chunked body has no length)."""
+    """The uploaded file's bytes: the `file` field of a multipart form, or the raw body (the
+    BodyLimit middleware stops reading past the screening limit, whatever the headers say)."""
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
         try:
@@ -441,16 +441,8 @@ async def upload(request: Request) -> bytes:
         if file is None or isinstance(file, str):
             raise BadInput("the form has no `file` field holding the CSV of addresses")
         content = await file.read(MAX_SCREEN_BYTES + 1)
-    else:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_SCREEN_BYTES:
-                break
-            chunks.append(chunk)
-        content = b"".join(chunks)
-        if size > MAX_SCREEN_BYTES:
-            content += b"x"
+    else:  # BodyLimit has already bounded the bytes read, chunked or not
+        content = await request.body()
     if len(content) > MAX_SCREEN_BYTES:
         raise UploadTooLarge(f"the upload is over the limit of {MAX_SCREEN_BYTES:,} bytes")
     return content
