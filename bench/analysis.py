@@ -30,13 +30,13 @@ import polars as pl
 from sklearn.cluster import KMeans
 from sklearn.manifold import TSNE as SklearnTSNE
 
-from eth_assets.datasets import PASS_THROUGH, cleaning_rules, profile_inputs, with_flags
-from eth_assets.farrugia import register_sample_views
-from eth_assets.features import create_address_features
-from eth_assets.ml.cleaning import clean_dataset
-from eth_assets.ml.clustering import elbow_analysis
-from eth_assets.ml.embedding import log_standardise, tsne_embedding
-from eth_assets.ml.profiles import build_profiles
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_tables import create_address_features
+from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules, profile_inputs, with_flags
+from eth_assets.models.ml.cleaning import clean_dataset
+from eth_assets.models.ml.clustering import elbow_analysis
+from eth_assets.models.ml.embedding import log_standardise, tsne_embedding
+from eth_assets.models.ml.profiles import build_profiles
 from eth_assets.settings import label_broadcast_tokens, shared_data_dir
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)

@@ -17,10 +17,15 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from eth_assets.datasets import cleaning_rules, read_label_file, training_labels, with_flags
-from eth_assets.farrugia import register_sample_views
-from eth_assets.features import create_address_features, create_behaviour_features
-from eth_assets.ml.classifier import (
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_tables import create_address_features, create_behaviour_features
+from eth_assets.models.dataset_rules import (
+    cleaning_rules,
+    read_label_file,
+    training_labels,
+    with_flags,
+)
+from eth_assets.models.ml.classifier import (
     GRIDS,
     ClassifierSettings,
     calibrate,
@@ -28,7 +33,7 @@ from eth_assets.ml.classifier import (
     stratified_folds,
     train_final_model,
 )
-from eth_assets.ml.scoring import explain_one
+from eth_assets.scores.scoring import explain_one
 from eth_assets.settings import label_broadcast_tokens, shared_data_dir
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)

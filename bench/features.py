@@ -97,9 +97,10 @@ SELECT * FROM ids LEFT JOIN sent USING (address) LEFT JOIN received USING (addre
 
 def build_lake(raw_dir: Path, lake_root: Path) -> None:
     """Ingest a folder in the BigQuery schema into a lake, as the raw assets do (untimed)."""
-    from eth_assets.chain_time import GENESIS
+    from eth_assets.chain.schemas import RAW_TABLES
+    from eth_assets.common.chain_time import GENESIS
     from eth_assets.resources.chain_sources import ParquetChainSource
-    from eth_assets.resources.lake import RAW_TABLES, ParquetLake
+    from eth_assets.resources.parquet_lake import ParquetLake
 
     source = ParquetChainSource(folder=str(raw_dir))
     lake = ParquetLake(root=str(lake_root))
@@ -115,7 +116,7 @@ def build_lake(raw_dir: Path, lake_root: Path) -> None:
 def flatten_lake(lake_root: Path, flat: Path) -> None:
     """One canonical Parquet file per table from the lake: the feature query without the lake's
     per-day files (on the sparse sample, one small file per day)."""
-    from eth_assets.resources.lake import ParquetLake
+    from eth_assets.resources.parquet_lake import ParquetLake
 
     flat.mkdir(parents=True, exist_ok=True)
     lake = ParquetLake(root=str(lake_root))
@@ -133,7 +134,7 @@ def prepare(raw: Path, work: Path, copies: int) -> dict[str, int]:
     """Inputs of one size under `work`: raw copies, their lake, flat files, and a warehouse
     holding the universe as the `address_universe` asset stores it. Returns the number of
     transaction rows, and the transactions files the lake holds and a reader opens."""
-    from eth_assets.resources.compaction import day_files, read_plan
+    from eth_assets.lake.compaction import day_files, read_plan
 
     folder = raw if copies == 1 else work / "raw"
     rows = 383_720 if copies == 1 else build_replica(raw, folder, copies)
@@ -156,7 +157,7 @@ def store_sample_universe(raw_dir: Path, database: Path) -> None:
     code: the feature step finds its universe in the warehouse (untimed: another asset)."""
     import polars as pl
 
-    from eth_assets.universe import read_address_file, store_universe
+    from eth_assets.features.universe import read_address_file, store_universe
 
     universe = read_address_file(raw_dir / "accounts.csv", "in_subset")
     con = duckdb.connect(str(database))
@@ -175,9 +176,9 @@ def _connect(database: Path, work: Path, layout: str, memory_limit: str):
     """A warehouse connection as the asset opens it, with input views and the universe for the
     layouts the asset does not read: "days" is the lake's day files only (the lake without
     compaction), "flat" one file per table. Layout "lake" gets its views from the asset's code."""
-    from eth_assets.duckdb_utils import connect
-    from eth_assets.resources.compaction import ReadPlan, day_files, plan_sql
-    from eth_assets.universe import UNIVERSE_TABLE
+    from eth_assets.common.duckdb_utils import connect
+    from eth_assets.features.universe import UNIVERSE_TABLE
+    from eth_assets.lake.compaction import ReadPlan, day_files, plan_sql
 
     con = connect(database, threads=2, memory_limit=memory_limit)
     if layout == "lake":
@@ -195,8 +196,8 @@ def _connect(database: Path, work: Path, layout: str, memory_limit: str):
 
 def run_duckdb(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dict[str, float]:
     """The project's feature SQL; over the lake, the asset's own function (features_from_lake)."""
-    from eth_assets.features import create_address_features, features_from_lake
-    from eth_assets.resources.lake import ParquetLake
+    from eth_assets.features.feature_tables import create_address_features, features_from_lake
+    from eth_assets.resources.parquet_lake import ParquetLake
 
     with tempfile.TemporaryDirectory() as tmp:
         database = _copy_warehouse(tmp, work)
@@ -239,7 +240,7 @@ def run_pandas(raw_dir: Path, work: Path, layout: str, memory_limit: str) -> dic
 
 def stored_universe(work: Path) -> list[str]:
     """The universe addresses stored in the prepared warehouse, sorted: what DuckDB reads."""
-    from eth_assets.universe import UNIVERSE_TABLE
+    from eth_assets.features.universe import UNIVERSE_TABLE
 
     con = duckdb.connect(str(work / WAREHOUSE), read_only=True)
     rows = con.execute(f"SELECT address FROM {UNIVERSE_TABLE} ORDER BY address").fetchall()
@@ -254,7 +255,7 @@ def compare_engines(raw_dir: Path, work: Path) -> dict[str, object]:
     import numpy as np
     from pandas_features import pandas_features, read_inputs
 
-    from eth_assets.features import (
+    from eth_assets.features.feature_tables import (
         CATEGORICAL_COLUMNS,
         FEATURE_COLUMNS,
         create_address_features,
@@ -293,7 +294,10 @@ def measure(kind: str, raw_dir: Path, work: Path, layout: str, limit: str) -> di
     """One measurement in a child process, which reports its peak RSS and its import baseline."""
     modules = "pandas, pandas_features, duckdb"  # duckdb: bench/features.py imports it
     if kind != "pandas":
-        modules = "eth_assets.features, eth_assets.resources.lake, eth_assets.universe"
+        modules = (
+            "eth_assets.features.feature_tables, eth_assets.resources.parquet_lake, "
+            "eth_assets.features.universe"
+        )
     code = (
         f"import json, resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
         f"import {modules}; "

@@ -1,4 +1,5 @@
-"""The per-address features of eth_assets/sql/address_features.sql, computed with plain pandas.
+"""The per-address features of eth_assets/features/sql/address_features.sql, computed with plain
+pandas.
 
 The benchmark's baseline: the same 51 feature columns, with the same definitions
 (docs/features.md), as vectorised pandas groupby/merge code, without DuckDB or SQL. Conventions
@@ -49,7 +50,8 @@ TOKEN_TRANSFER_COLUMNS = [
 
 def read_inputs(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """transactions.parquet and token_transfers.parquet of `folder`, only the columns the features
-    use (canonical columns of eth_assets/schemas.py; `value` of transactions as Decimal wei)."""
+    use (canonical columns of eth_assets/chain/schemas.py; `value` of transactions as Decimal
+    wei)."""
     folder = Path(folder)
     transactions = pd.read_parquet(folder / "transactions.parquet", columns=TRANSACTION_COLUMNS)
     token_transfers = pd.read_parquet(
@@ -370,7 +372,8 @@ def _token_features(tx: pd.DataFrame, tt: pd.DataFrame, ids: pd.Index) -> dict[s
 
 
 # The output columns after `address`, in the order of the feature query: the same list as
-# eth_assets.features.FEATURE_COLUMNS, written out so that this module never loads DuckDB.
+# eth_assets.features.feature_tables.FEATURE_COLUMNS, written out so that this module never loads
+# DuckDB.
 COLUMNS: list[str] = [
     "avg_min_between_sent_tnx",
     "avg_min_between_received_tnx",
@@ -432,7 +435,8 @@ def pandas_features(
     universe: list[str] | set[str],
     as_of: datetime,
 ) -> pd.DataFrame:
-    """One row per universe address (column `address` first, then eth_assets.features.
+    """One row per universe address (column `address` first, then
+    eth_assets.features.feature_tables.
     FEATURE_COLUMNS in order), sorted by address."""
     ids = pd.Index(sorted({a for a in universe if isinstance(a, str)}), name="address")
     cutoff = _utc(as_of)

@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 import polars as pl
 
-from eth_assets.publish import POINTER, publish_snapshot, read_current
+from eth_assets.scores.snapshot import POINTER, publish_snapshot, read_current
 
 
 def free_port() -> int:

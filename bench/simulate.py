@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from eth_assets.chain_time import start_of_day
-from eth_assets.resources.lake import replace_window
+from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+from eth_assets.chain.sim import SimConfig, generate_day
+from eth_assets.chain.sim.day import TRANSACTIONS_SCHEMA
+from eth_assets.chain.sim.population import build_population
+from eth_assets.common.chain_time import start_of_day
+from eth_assets.lake.partition_writes import replace_window
 from eth_assets.resources.simulated_source import SimulatedChainSource
-from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets.sim import SimConfig, generate_day
-from eth_assets.sim.day import TRANSACTIONS_SCHEMA
-from eth_assets.sim.population import build_population
 
 
 def peak_rss_mb() -> float:

@@ -2,25 +2,27 @@
 
 from dagster import Definitions, load_assets_from_modules, multiprocess_executor
 
-from eth_assets import checks
-from eth_assets.assets import (
-    analysis,
-    benchmarks,
-    classifier,
-    datasets,
-    evaluations,
-    exposure,
-    features,
-    illicit_type,
-    labels,
-    profiles,
-    raw,
-    scores,
+from eth_assets.features import feature_assets, reference_assets
+from eth_assets.labels import label_assets
+from eth_assets.lake import raw_assets
+from eth_assets.lake.maintenance import compact_lake_job
+from eth_assets.models import (
+    analysis_assets,
+    classifier_assets,
+    dataset_assets,
+    evaluation_assets,
+    illicit_type_assets,
+    profile_assets,
 )
-from eth_assets.maintenance import compact_lake_job
+from eth_assets.orchestration import asset_checks
+from eth_assets.orchestration.schedules import (
+    full_refresh_job,
+    nightly_refresh_schedule,
+    refresh_job,
+)
+from eth_assets.orchestration.sensors import label_files_sensor, label_refresh_job
 from eth_assets.resources import build_resources
-from eth_assets.schedules import full_refresh_job, nightly_refresh_schedule, refresh_job
-from eth_assets.sensors import label_files_sensor, label_refresh_job
+from eth_assets.scores import exposure_assets, score_assets
 
 # DuckDB allows one writer per file: steps tagged `storage: duckdb` run one at a time, the rest
 # (extracts, model fitting) in parallel on the two cores.
@@ -37,21 +39,21 @@ executor = multiprocess_executor.configured(
 defs = Definitions(
     assets=load_assets_from_modules(
         [
-            raw,
-            labels,
-            features,
-            exposure,
-            datasets,
-            analysis,
-            profiles,
-            classifier,
-            illicit_type,
-            scores,
-            benchmarks,
-            evaluations,
+            raw_assets,
+            label_assets,
+            feature_assets,
+            exposure_assets,
+            dataset_assets,
+            analysis_assets,
+            profile_assets,
+            classifier_assets,
+            illicit_type_assets,
+            score_assets,
+            reference_assets,
+            evaluation_assets,
         ]
     ),
-    asset_checks=checks.all_checks(),
+    asset_checks=asset_checks.all_checks(),
     jobs=[refresh_job, full_refresh_job, label_refresh_job, compact_lake_job],
     schedules=[nightly_refresh_schedule],
     sensors=[label_files_sensor],

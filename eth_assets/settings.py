@@ -63,7 +63,7 @@ MARKET_GAS_PRICES_ENV = "ETH_ASSETS_MARKET_GAS_PRICES"
 MARKET_GAS_PRICES_FILE = Path("data/external/etherscan_avg_gas_price/export-AvgGasPrice.csv")
 # Token contracts whose transfers are labels written on chain by third parties, not behaviour:
 # Blockwell's "NOTSAFU" airdrops (2019-01-20, 2019-05-13) and the "SCAM Stamp/Seal" tokens, and
-# the two that the detector (eth_assets/label_broadcast.py) found on the real sample:
+# the two that the detector (eth_assets/labels/label_broadcast.py) found on the real sample:
 # brief.blockwell.ai (2019-05-13) and "Arnoya classic" (2022-09). Listed here too so that the
 # BigQuery engine, which runs no detection, and the scripts leave them out as well.
 DEFAULT_LABEL_BROADCAST_TOKENS = (

@@ -25,15 +25,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster_gcp import BigQueryResource
 
-from eth_assets.duckdb_utils import connect
-from eth_assets.ml.explain import REASON_TYPE
-from eth_assets.publish import publish_snapshot
+from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+from eth_assets.common.duckdb_utils import connect
+from eth_assets.lake.partition_writes import replace_window
+from eth_assets.models.ml.explain import REASON_TYPE
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
-from eth_assets.resources.lake import ParquetLake, replace_window
 from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.parquet_lake import ParquetLake
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse
-from eth_assets.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+from eth_assets.scores.snapshot import publish_snapshot
 
 ALICE = "0x" + "a1" * 20
 BOB = "0x" + "b2" * 20
@@ -525,16 +526,20 @@ GRAPH_RANGE = {
 
 def graph_assets() -> list:
     """Every asset from raw extracts to published scores (the published benchmark aside)."""
-    from eth_assets.assets.analysis import elbow_analysis, tsne_embedding
-    from eth_assets.assets.classifier import illicit_classifier, model_comparison, training_set
-    from eth_assets.assets.datasets import clean_features
-    from eth_assets.assets.exposure import address_exposure
-    from eth_assets.assets.features import address_features, address_universe
-    from eth_assets.assets.illicit_type import illicit_type_model
-    from eth_assets.assets.labels import illicit_labels
-    from eth_assets.assets.profiles import investor_profiles
-    from eth_assets.assets.raw import raw_token_transfers, raw_transactions
-    from eth_assets.assets.scores import address_scores
+    from eth_assets.features.feature_assets import address_features, address_universe
+    from eth_assets.labels.label_assets import illicit_labels
+    from eth_assets.lake.raw_assets import raw_token_transfers, raw_transactions
+    from eth_assets.models.analysis_assets import elbow_analysis, tsne_embedding
+    from eth_assets.models.classifier_assets import (
+        illicit_classifier,
+        model_comparison,
+        training_set,
+    )
+    from eth_assets.models.dataset_assets import clean_features
+    from eth_assets.models.illicit_type_assets import illicit_type_model
+    from eth_assets.models.profile_assets import investor_profiles
+    from eth_assets.scores.exposure_assets import address_exposure
+    from eth_assets.scores.score_assets import address_scores
 
     return [
         raw_transactions,
@@ -584,7 +589,7 @@ def build_graph(folder: Path) -> Graph:
     account in ten outside the universe, then investor_profiles a second time."""
     from dagster import DagsterInstance, materialize
 
-    from eth_assets.assets.profiles import investor_profiles
+    from eth_assets.models.profile_assets import investor_profiles
     from eth_assets.resources.simulated_source import SimulatedChainSource
 
     tracker = MlflowTracker(

@@ -9,8 +9,8 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from eth_assets import settings
-from eth_assets.assets.raw import raw_transactions
-from eth_assets.resources.lake import ParquetLake
+from eth_assets.lake.raw_assets import raw_transactions
+from eth_assets.resources.parquet_lake import ParquetLake
 from eth_assets.resources.simulated_source import SimulatedChainSource
 
 CHECKOUT = Path(__file__).resolve().parents[1]

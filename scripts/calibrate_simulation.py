@@ -27,12 +27,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
-from eth_assets.chain_time import start_of_day
-from eth_assets.duckdb_utils import connect, sql_literal
-from eth_assets.farrugia import register_sample_views
-from eth_assets.features import NUMERIC_FEATURE_COLUMNS, create_address_features
-from eth_assets.sim import SimConfig, accounts_table, darklist_entries, generate_day
-from eth_assets.sim.day import TOKEN_TRANSFERS_SCHEMA, TRANSACTIONS_SCHEMA
+from eth_assets.chain.sim import SimConfig, accounts_table, darklist_entries, generate_day
+from eth_assets.chain.sim.day import TOKEN_TRANSFERS_SCHEMA, TRANSACTIONS_SCHEMA
+from eth_assets.common.chain_time import start_of_day
+from eth_assets.common.duckdb_utils import connect, sql_literal
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_tables import NUMERIC_FEATURE_COLUMNS, create_address_features
 
 SHARED_ENV = "ETH_ASSETS_SHARED_DATA"
 CLASSES = {0: "normal", 1: "illicit"}

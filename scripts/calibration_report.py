@@ -26,9 +26,14 @@ import numpy as np
 import polars as pl
 from classifier_cv import features  # the real-sample frame builder of scripts/classifier_cv.py
 
-from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import cleaning_rules, model_rules, read_label_file, training_labels
-from eth_assets.ml.calibration import (
+from eth_assets.features.as_of import parse_as_of
+from eth_assets.models.dataset_rules import (
+    cleaning_rules,
+    model_rules,
+    read_label_file,
+    training_labels,
+)
+from eth_assets.models.ml.calibration import (
     INTERVAL_GRID,
     confidence_words,
     cross_fit,
@@ -38,7 +43,7 @@ from eth_assets.ml.calibration import (
     score_summary,
     sigmoid,
 )
-from eth_assets.ml.classifier import (
+from eth_assets.models.ml.classifier import (
     GRIDS,
     Calibration,
     ClassifierSettings,

@@ -20,8 +20,14 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import (
+from eth_assets.features.as_of import parse_as_of
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_tables import (
+    create_address_activity,
+    create_address_features,
+    create_behaviour_features,
+)
+from eth_assets.models.dataset_rules import (
     PASS_THROUGH,
     cleaning_rules,
     model_rules,
@@ -30,13 +36,7 @@ from eth_assets.datasets import (
     training_labels,
     with_flags,
 )
-from eth_assets.farrugia import register_sample_views
-from eth_assets.features import (
-    create_address_activity,
-    create_address_features,
-    create_behaviour_features,
-)
-from eth_assets.ml.classifier import (
+from eth_assets.models.ml.classifier import (
     GRIDS,
     METRICS,
     ClassifierSettings,
@@ -44,11 +44,16 @@ from eth_assets.ml.classifier import (
     stratified_folds,
     train_illicit_classifier,
 )
-from eth_assets.ml.cleaning import clean_dataset
-from eth_assets.ml.comparison import compare_models
-from eth_assets.ml.comparison import markdown as comparison_markdown
-from eth_assets.ml.era import date_only_out_of_fold, era_matched, first_activity_days, quarter_of
-from eth_assets.ml.profiles import build_profiles
+from eth_assets.models.ml.cleaning import clean_dataset
+from eth_assets.models.ml.comparison import compare_models
+from eth_assets.models.ml.comparison import markdown as comparison_markdown
+from eth_assets.models.ml.era import (
+    date_only_out_of_fold,
+    era_matched,
+    first_activity_days,
+    quarter_of,
+)
+from eth_assets.models.ml.profiles import build_profiles
 from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
 
 PAPERS = [

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eth_assets.duckdb_utils import connect
-from eth_assets.farrugia import (
+from eth_assets.common.duckdb_utils import connect
+from eth_assets.features.farrugia import (
     PUBLISHED_PREFIX,
     agreement_table,
     compare_column,
@@ -26,7 +26,11 @@ from eth_assets.farrugia import (
     published_decimals,
     register_sample_views,
 )
-from eth_assets.features import CATEGORICAL_COLUMNS, PUBLISHED_NAMES, create_address_features
+from eth_assets.features.feature_tables import (
+    CATEGORICAL_COLUMNS,
+    PUBLISHED_NAMES,
+    create_address_features,
+)
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -16,22 +16,22 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 
-from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import cleaning_rules
-from eth_assets.evaluation_sets import folder_end, folder_features, read_labelled_accounts
-from eth_assets.features import STORE_DEPENDENT_COLUMNS
-from eth_assets.ml.classifier import ClassifierSettings, cross_validate, stratified_folds
-from eth_assets.ml.cleaning import CleaningRules
-from eth_assets.ml.era import evaluate_era, first_activity_days
-from eth_assets.ml.era import markdown as era_markdown
-from eth_assets.ml.held_out import (
+from eth_assets.features.as_of import parse_as_of
+from eth_assets.features.feature_tables import STORE_DEPENDENT_COLUMNS
+from eth_assets.models.dataset_rules import cleaning_rules
+from eth_assets.models.evaluation_sets import folder_end, folder_features, read_labelled_accounts
+from eth_assets.models.ml.classifier import ClassifierSettings, cross_validate, stratified_folds
+from eth_assets.models.ml.cleaning import CleaningRules
+from eth_assets.models.ml.era import evaluate_era, first_activity_days
+from eth_assets.models.ml.era import markdown as era_markdown
+from eth_assets.models.ml.held_out import (
     evaluate_scores,
     held_out_evaluation,
     markdown,
     restricted_rules,
 )
+from eth_assets.models.xblock import SUPPORTED, read_xblock, xblock_features
 from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
-from eth_assets.xblock import SUPPORTED, read_xblock, xblock_features
 
 
 def real_sample(as_of) -> pl.DataFrame:
@@ -110,9 +110,9 @@ def main() -> None:
             f"{markdown(held.outside)}"
         )
         # phish_2022
-        from eth_assets.ml.classifier import choose_params, fit_classifier
-        from eth_assets.ml.era import fit_date_model
-        from eth_assets.ml.held_out import SIZE_FEATURE, one_feature_model
+        from eth_assets.models.ml.classifier import choose_params, fit_classifier
+        from eth_assets.models.ml.era import fit_date_model
+        from eth_assets.models.ml.held_out import SIZE_FEATURE, one_feature_model
 
         folder = shared_data_dir() / "phish_2022"
         accounts = read_labelled_accounts(folder / "accounts.csv", "label")

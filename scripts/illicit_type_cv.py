@@ -18,23 +18,23 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import (
+from eth_assets.features.as_of import parse_as_of
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_tables import (
+    create_address_activity,
+    create_address_features,
+    create_behaviour_features,
+)
+from eth_assets.labels.label_files import read_label_files
+from eth_assets.models.dataset_rules import (
     cleaning_rules,
     model_rules,
     read_label_file,
     training_labels,
     with_flags,
 )
-from eth_assets.farrugia import register_sample_views
-from eth_assets.features import (
-    create_address_activity,
-    create_address_features,
-    create_behaviour_features,
-)
-from eth_assets.label_files import read_label_files
-from eth_assets.ml.era import first_activity_days
-from eth_assets.ml.illicit_type import TypeSettings, markdown, train_illicit_type
+from eth_assets.models.ml.era import first_activity_days
+from eth_assets.models.ml.illicit_type import TypeSettings, markdown, train_illicit_type
 from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
 
 

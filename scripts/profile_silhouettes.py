@@ -17,13 +17,13 @@ import time
 import duckdb
 import polars as pl
 
-from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import PASS_THROUGH, cleaning_rules, profile_inputs, with_flags
-from eth_assets.entity_labels import read_entity_labels
-from eth_assets.farrugia import register_sample_views
-from eth_assets.features import create_address_features
-from eth_assets.ml.cleaning import clean_dataset
-from eth_assets.ml.profiles import build_profiles
+from eth_assets.features.as_of import parse_as_of
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_tables import create_address_features
+from eth_assets.labels.entity_labels import read_entity_labels
+from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules, profile_inputs, with_flags
+from eth_assets.models.ml.cleaning import clean_dataset
+from eth_assets.models.ml.profiles import build_profiles
 from eth_assets.settings import entity_labels_file, label_broadcast_tokens, shared_data_dir
 
 FEATURE_SETS = ("app", "behaviour")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eth_assets.ml.clustering import method_silhouettes
+from eth_assets.models.ml.clustering import method_silhouettes
 from eth_assets.settings import shared_data_dir
 
 PUBLISHED = {"kmeans": 0.3831, "gmm": 0.3839, "agglomerative": 0.3330}

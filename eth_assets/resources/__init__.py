@@ -7,8 +7,8 @@ from dagster_gcp import BigQueryResource
 from eth_assets import settings
 from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets.resources.chain_sources import ChainSource, ParquetChainSource
-from eth_assets.resources.lake import ParquetLake
 from eth_assets.resources.model_store import ModelStore
+from eth_assets.resources.parquet_lake import ParquetLake
 from eth_assets.resources.simulated_source import SimulatedChainSource
 from eth_assets.resources.tracking import MlflowTracker
 from eth_assets.resources.warehouse import DuckDBWarehouse

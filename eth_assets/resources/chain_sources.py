@@ -1,7 +1,8 @@
 """Chain sources: where raw transactions and token transfers come from.
 
 Each source makes the rows of one raw table and one block-time window available inside a DuckDB
-connection, in the canonical columns of `eth_assets.schemas`; the lake writes them from there, so
+connection, in the canonical columns of `eth_assets.chain.schemas`; the lake writes them from
+there, so
 raw rows never pass through Python objects.
 """
 
@@ -14,10 +15,10 @@ import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from eth_assets.duckdb_utils import connect, sql_file_list
-from eth_assets.schemas import RawTable
+from eth_assets.chain.schemas import RawTable
+from eth_assets.chain.source_columns import COLUMN_ALIASES, SourceDataError, map_columns
+from eth_assets.common.duckdb_utils import connect, sql_file_list
 from eth_assets.settings import default_parquet_dir, shared_data_dir
-from eth_assets.source_columns import COLUMN_ALIASES, SourceDataError, map_columns
 
 # The four original illicit-address lists of the shared real-data folder.
 SHARED_LABEL_FILES = (

@@ -3,7 +3,7 @@
 Every file is written atomically (a temporary name renamed over it), so a reader sees the
 previous complete file or the new one. MLflow keeps each run's copy; this is the current one.
 Temporary files that a killed process left in an asset's folder are removed when the asset next
-asks for its folder (eth_assets.ml.files names them after their process).
+asks for its folder (eth_assets.common.files names them after their process).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
-from eth_assets.ml.files import remove_stale_temporaries
+from eth_assets.common.files import remove_stale_temporaries
 from eth_assets.settings import data_dir
 
 

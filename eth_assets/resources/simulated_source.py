@@ -18,12 +18,12 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
-from eth_assets.chain_time import as_utc, start_of_day
+from eth_assets.chain.schemas import RawTable
+from eth_assets.chain.sim import SimConfig, generate_day, write_accounts, write_darklist
+from eth_assets.chain.sim.day import arrow_schema
+from eth_assets.common.chain_time import as_utc, start_of_day
 from eth_assets.resources.chain_sources import ChainSource
-from eth_assets.schemas import RawTable
 from eth_assets.settings import data_dir
-from eth_assets.sim import SimConfig, generate_day, write_accounts, write_darklist
-from eth_assets.sim.day import arrow_schema
 
 DEFAULTS = SimConfig()
 DARKLIST_FILE = "addresses-darklist.json"  # the label reader knows this name: source mew_darklist
@@ -31,7 +31,8 @@ ACCOUNTS_FILE = "accounts.csv"
 
 
 class SimulatedChainSource(ChainSource):
-    """A deterministic simulated Ethereum chain (see eth_assets.sim): same settings, same bytes."""
+    """A deterministic simulated Ethereum chain (see eth_assets.chain.sim): same settings, same
+    bytes."""
 
     seed: int = Field(default=DEFAULTS.seed, description="Seed of the whole chain.")
     n_accounts: int = Field(default=DEFAULTS.n_accounts, description="Accounts (EOAs + contracts).")

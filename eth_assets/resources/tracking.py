@@ -1,6 +1,6 @@
 """The MLflow tracker: one experiment per model asset, one MLflow run per materialization.
 
-Only this module (and resources/mlflow_model.py, the pyfunc flavour it logs models with)
+Only this module (and models/mlflow_pyfunc.py, the pyfunc flavour it logs models with)
 imports mlflow, inside the methods that need it: importing mlflow takes most of a second, which
 every step process would pay when the code location loads. It uses `MlflowClient` with an
 explicit tracking URI (no global active run), so runs of different assets never mix, and a run
@@ -40,7 +40,7 @@ from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
 from eth_assets import settings
-from eth_assets.ml.files import (
+from eth_assets.common.files import (
     process_alive,
     remove_stale_temporaries,
     temporary_prefix,
@@ -426,7 +426,7 @@ class MlflowTracker(ConfigurableResource):
         import mlflow.pyfunc
         from mlflow.exceptions import MlflowException
 
-        from eth_assets.resources.mlflow_model import PlainModelPyfunc
+        from eth_assets.models.mlflow_pyfunc import PlainModelPyfunc
 
         client = run.client
         saved = run.temp_dir / "model"

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from eth_assets.duckdb_utils import connect
+from eth_assets.common.duckdb_utils import connect
 from eth_assets.settings import data_dir
 
 WAREHOUSE_TAG = {"storage": "duckdb"}

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from eth_assets.addresses import to_checksum_address
-from eth_assets.ml.calibration import confidence_words
-from eth_assets.ml.profiles import PROFILE_PHRASES
-from eth_assets.ml.units import readable
-from eth_assets.serve.snapshot import Snapshot
+from eth_assets.common.addresses import to_checksum_address
+from eth_assets.models.ml.calibration import confidence_words
+from eth_assets.models.ml.profiles import PROFILE_PHRASES
+from eth_assets.models.ml.units import readable
+from eth_assets.serve.snapshot_loader import Snapshot
 
 ETHERSCAN = "https://etherscan.io/address/"
 

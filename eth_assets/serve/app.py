@@ -26,7 +26,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from eth_assets.addresses import address_problem, to_checksum_address
+from eth_assets.common.addresses import address_problem, to_checksum_address
 from eth_assets.serve.answers import (
     Links,
     answer,
@@ -46,7 +46,7 @@ from eth_assets.serve.page import (
 )
 from eth_assets.serve.reports import DEFAULT_MAX_BYTES, ReportsFull, ReportStore
 from eth_assets.serve.screening import ScreeningError, parse_addresses, report_row, to_csv
-from eth_assets.serve.snapshot import NothingPublished, Snapshot, SnapshotSource
+from eth_assets.serve.snapshot_loader import NothingPublished, Snapshot, SnapshotSource
 
 log = logging.getLogger(__name__)
 

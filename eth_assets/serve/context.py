@@ -20,8 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from eth_assets.exposure import MEASURES, SHARES, AddressExposure
-from eth_assets.publish import attachment_path
+from eth_assets.scores.exposure import MEASURES, SHARES, AddressExposure
+from eth_assets.scores.snapshot import attachment_path
 
 log = logging.getLogger(__name__)
 

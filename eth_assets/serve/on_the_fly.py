@@ -27,20 +27,20 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from eth_assets.as_of import parse_as_of
-from eth_assets.datasets import with_flags
-from eth_assets.duckdb_utils import connect
-from eth_assets.exposure import exposure_of_addresses
-from eth_assets.features import features_of_addresses
-from eth_assets.ml.classifier import IllicitModel
-from eth_assets.ml.cleaning import Cleaning, cleaning_from_json
-from eth_assets.ml.files import load_pickle
-from eth_assets.ml.illicit_type import IllicitTypeModel
-from eth_assets.ml.profiles import ProfileModel
-from eth_assets.ml.scoring import Populations, populations_from_frame, score_new_addresses
-from eth_assets.publish import attachment_path
-from eth_assets.resources.compaction import LakeFiles, read_plan
-from eth_assets.schemas import TRANSACTIONS
+from eth_assets.chain.schemas import TRANSACTIONS
+from eth_assets.common.duckdb_utils import connect
+from eth_assets.common.files import load_pickle
+from eth_assets.features.as_of import parse_as_of
+from eth_assets.features.feature_tables import features_of_addresses
+from eth_assets.lake.compaction import LakeFiles, read_plan
+from eth_assets.models.dataset_rules import with_flags
+from eth_assets.models.ml.classifier import IllicitModel
+from eth_assets.models.ml.cleaning import Cleaning, cleaning_from_json
+from eth_assets.models.ml.illicit_type import IllicitTypeModel
+from eth_assets.models.ml.profiles import ProfileModel
+from eth_assets.scores.exposure import exposure_of_addresses
+from eth_assets.scores.scoring import Populations, populations_from_frame, score_new_addresses
+from eth_assets.scores.snapshot import attachment_path
 from eth_assets.serve.context import contexts_from_frames, read_label_hits
 from eth_assets.settings import PARQUET_COMPLETE_ENV
 

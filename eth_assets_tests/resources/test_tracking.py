@@ -22,7 +22,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from eth_assets import settings
-from eth_assets.ml.files import temporary_prefix
+from eth_assets.common.files import temporary_prefix
 from eth_assets.resources.tracking import (
     HOST_TAG,
     PID_TAG,

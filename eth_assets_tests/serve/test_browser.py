@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 import uvicorn
 
-from eth_assets.publish import read_current
+from eth_assets.scores.snapshot import read_current
 from eth_assets.serve.app import ServeSettings, create_app
 from eth_assets_tests.fixtures import KNOWN, Graph, publish_hand_made_scores
 

@@ -11,8 +11,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from eth_assets.duckdb_utils import connect
-from eth_assets.exposure import (
+from eth_assets.common.duckdb_utils import connect
+from eth_assets.features.feature_tables import create_address_activity
+from eth_assets.features.universe import UNIVERSE_TABLE
+from eth_assets.lake.compaction import LakeFiles
+from eth_assets.scores.exposure import (
     COUNTERPARTIES_TABLE,
     ENTITY_TABLE,
     HOLDINGS_TABLE,
@@ -27,9 +30,7 @@ from eth_assets.exposure import (
     read_exposure_provenance,
     training_label_overlap,
 )
-from eth_assets.features import create_address_activity
-from eth_assets.publish import publish_snapshot
-from eth_assets.resources.compaction import LakeFiles
+from eth_assets.scores.snapshot import publish_snapshot
 from eth_assets.serve.context import (
     COUNTERPARTIES,
     ENTITIES,
@@ -42,8 +43,7 @@ from eth_assets.serve.context import (
     read_past_scores,
 )
 from eth_assets.serve.on_the_fly import LABELS, OnTheFlyScorer
-from eth_assets.serve.snapshot import Snapshot, SnapshotSource, load_snapshot
-from eth_assets.universe import UNIVERSE_TABLE
+from eth_assets.serve.snapshot_loader import Snapshot, SnapshotSource, load_snapshot
 from eth_assets_tests.fixtures import (
     EXCHANGE,
     EXPOSURE_AS_OF,

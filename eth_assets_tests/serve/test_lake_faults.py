@@ -14,12 +14,12 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from eth_assets.publish import POINTER
-from eth_assets.resources.compaction import DAY_PREFIX, PART_FILE
-from eth_assets.schemas import TRANSACTIONS
+from eth_assets.chain.schemas import TRANSACTIONS
+from eth_assets.lake.compaction import DAY_PREFIX, PART_FILE
+from eth_assets.scores.snapshot import POINTER
 from eth_assets.serve import on_the_fly
 from eth_assets.serve.app import ServeSettings, create_app
-from eth_assets.serve.snapshot import load_snapshot
+from eth_assets.serve.snapshot_loader import load_snapshot
 from eth_assets_tests.fixtures import Graph
 
 NOBODY = "0x" + "12" * 20  # never on the simulated chain

@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from eth_assets.publish import POINTER, read_current
 from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.scores.snapshot import POINTER, read_current
 from eth_assets.serve.app import ServeSettings, create_app
 from eth_assets.serve.on_the_fly import on_the_fly_terms
-from eth_assets.serve.snapshot import load_snapshot
+from eth_assets.serve.snapshot_loader import load_snapshot
 from eth_assets_tests.fixtures import Graph, publish_hand_made_scores
 
 NOBODY = "0x" + "12" * 20  # never on the simulated chain

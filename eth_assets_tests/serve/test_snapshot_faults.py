@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from eth_assets.publish import POINTER, publish_snapshot, read_current
-from eth_assets.serve import snapshot as snapshot_module
+from eth_assets.scores.snapshot import POINTER, publish_snapshot, read_current
+from eth_assets.serve import snapshot_loader as snapshot_module
 from eth_assets.serve.app import ServeSettings, create_app
 from eth_assets.serve.context import MANIFEST
 from eth_assets.serve.on_the_fly import CLEANING, LABELS, MODEL, POPULATIONS, PROFILES

@@ -1,0 +1,496 @@
+"""Feature tables in the DuckDB warehouse: the address universe and per-address features."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from eth_assets.common.duckdb_utils import (
+    connect,
+    publish_staged,
+    remove_database_file,
+    staging_catalog,
+    transaction,
+)
+from eth_assets.common.markdown import markdown_table
+from eth_assets.features.as_of import default_as_of, parse_as_of
+from eth_assets.features.drift import MAJOR_SHIFT, feature_drift
+from eth_assets.features.feature_tables import (
+    ACTIVITY_SQL_NAME,
+    ACTIVITY_TABLE,
+    BEHAVIOUR_TABLE,
+    PROVENANCE_TABLE,
+    excluded_transfers,
+    feature_summary,
+    feature_tables_from_lake,
+    read_provenance,
+    register_lake_views,
+    store_kind,
+    store_pushed_features,
+    write_provenance,
+)
+from eth_assets.features.pushdown import features_in_bigquery
+from eth_assets.features.universe import (
+    UNIVERSE_TABLE,
+    read_address_file,
+    require_universe,
+    sample_universe,
+    store_universe,
+    universe_addresses,
+)
+from eth_assets.labels.label_assets import illicit_labels
+from eth_assets.labels.label_broadcast import TABLE as LABEL_BROADCAST_TABLE
+from eth_assets.labels.label_broadcast import (
+    detect_label_broadcast_tokens,
+    detected_tokens,
+    left_out_table,
+    tokens_left_out,
+)
+from eth_assets.lake.provenance import SourceOfPart, require_one_source
+from eth_assets.lake.raw_assets import raw_token_transfers, raw_transactions
+from eth_assets.resources.bigquery_source import BigQueryChainSource
+from eth_assets.resources.chain_sources import ChainSource
+from eth_assets.resources.parquet_lake import ParquetLake
+from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+from eth_assets.settings import (
+    ADDRESS_FILE_ENV,
+    FEATURE_ENGINE_ENV,
+    LABEL_BROADCAST_TOKENS_ENV,
+    address_file,
+    feature_engine,
+    label_broadcast_tokens,
+    market_gas_prices_file,
+)
+
+UNIVERSE_PROVENANCE_TABLE = "address_universe_provenance"
+AS_OF_DESCRIPTION = (
+    "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). "
+    "Empty: the end of the latest day of raw_transactions in the lake."
+)
+
+
+def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
+    """The configured cutoff, or the end of the latest day of raw_transactions in the lake."""
+    if configured:
+        return parse_as_of(configured)
+    return default_as_of(lake.last_day("transactions"))
+
+
+def label_broadcasts_in_lake(lake: ParquetLake, as_of: datetime) -> pl.DataFrame:
+    """Label-broadcast tokens found in the lake's token transfers before `as_of`, against the
+    lake's label set (eth_assets/labels/label_broadcast.py): the evidence per token, with the
+    flag."""
+    with connect() as con, lake.naming_damaged_files():
+        register_lake_views(con, lake)
+        con.register("lake_labels", lake.labelled_addresses().to_frame().to_arrow())
+        return detect_label_broadcast_tokens(con, "SELECT address FROM lake_labels", as_of)
+
+
+def detection_summary(broadcasts: pl.DataFrame | None, engine: str) -> str:
+    """What the label-broadcast detection found, against the base rate, or why it did not run."""
+    if broadcasts is None:
+        return "off" if engine == "local" else f"not run by the {engine} engine: listed tokens only"
+    base = float(broadcasts["base_labelled_share"][0]) if broadcasts.height else 0.0
+    return (
+        f"{len(detected_tokens(broadcasts))} of {broadcasts.height} tokens flagged; the label "
+        f"lists hold {base:.1%} of all token recipients"
+    )
+
+
+class AddressUniverseConfig(Config):
+    """An explicit address file, or labelled addresses plus a deterministic sample."""
+
+    address_file: str = Field(
+        default="",
+        description=(
+            f"CSV/Parquet with an `address` column. Empty: ${ADDRESS_FILE_ENV} if set, else the "
+            "chain source's own account list if it has one, else labelled addresses with "
+            "history plus a sample."
+        ),
+    )
+    flag_column: str = Field("", description="Boolean column of the file; keep rows where true.")
+    sample_size: int = Field(2000, description="Active unlabelled addresses sampled.")
+    min_transactions: int = Field(5, description="Activity needed to be sampled.")
+    seed: str = Field("eth_assets", description="Seed of the deterministic sample.")
+    as_of: str = Field("", description=AS_OF_DESCRIPTION)
+
+
+@asset(
+    deps=[raw_transactions, illicit_labels],
+    group_name="features",
+    kinds={"duckdb"},
+    tags=WAREHOUSE_TAG,
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def address_universe(
+    context: AssetExecutionContext,
+    config: AddressUniverseConfig,
+    chain_source: ChainSource,
+    lake: ParquetLake,
+    warehouse: DuckDBWarehouse,
+) -> MaterializeResult:
+    """The addresses to profile: those whose whole history is in the store."""
+    source = chain_source.describe()
+    require_one_source(
+        source,
+        {
+            "illicit_labels": lake.table_source("illicit_labels"),
+            "raw_transactions": lake.sources("transactions"),
+            "raw_token_transfers": lake.sources("token_transfers"),
+        },
+    )
+    labelled = lake.labelled_addresses().to_frame()
+    explicit = config.address_file or address_file()
+    listed = (
+        (explicit, config.flag_column or None) if explicit else chain_source.default_address_file()
+    )
+    with warehouse.connect() as con:
+        if listed:
+            universe = read_address_file(Path(listed[0]), listed[1])
+            origin = f"address file {listed[0]}"
+        else:
+            register_lake_views(con, lake)
+            con.register("labels", labelled.to_arrow())
+            as_of = resolve_as_of(lake, config.as_of)
+            with lake.naming_damaged_files():
+                universe = sample_universe(
+                    con, as_of, config.sample_size, config.min_transactions, config.seed
+                )
+            origin = f"labelled + sample of {config.sample_size} (as_of {as_of.isoformat()})"
+        with transaction(con):
+            rows = store_universe(con, universe, labelled)
+            write_provenance(
+                con,
+                {"chain_source": source, "origin": origin, "dagster_run_id": context.run_id},
+                UNIVERSE_PROVENANCE_TABLE,
+            )
+        by_reason = con.sql(
+            f"SELECT inclusion_reason, is_labelled_illicit, count(*) AS addresses "
+            f"FROM {UNIVERSE_TABLE} GROUP BY ALL ORDER BY ALL"
+        ).pl()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "origin": origin,
+            "composition": MetadataValue.md(markdown_table(by_reason)),
+            "warehouse": MetadataValue.path(str(warehouse.file_path())),
+        }
+    )
+
+
+class AddressFeaturesConfig(Config):
+    """The cutoff of the feature computation and where it runs."""
+
+    as_of: str = Field("", description=AS_OF_DESCRIPTION)
+    engine: Literal["", "local", "bigquery"] = Field(
+        default="",
+        description=(
+            "local: DuckDB over the raw lake. bigquery: the same SQL transpiled and run inside "
+            "BigQuery over the full chain (needs the bigquery chain source). Empty: "
+            f"${FEATURE_ENGINE_ENV}, else local."
+        ),
+    )
+    exclude_label_broadcast_tokens: bool = Field(
+        default=True,
+        description=(
+            "Leave out the transfers of label-broadcast tokens (third parties' scam labels "
+            f"airdropped on chain, listed in ${LABEL_BROADCAST_TOKENS_ENV} or detected): they "
+            "are labels, not behaviour."
+        ),
+    )
+    detect_label_broadcast_tokens: bool = Field(
+        default=True,
+        description=(
+            "Also leave out the tokens the data shows to be label broadcasts (airdropped by a "
+            "handful of senders onto addresses nearly all on the label lists; "
+            "docs/features.md#label-broadcast-tokens). The local engine only: the bigquery "
+            "engine leaves out the listed tokens alone."
+        ),
+    )
+
+
+USABLE_CHECK = "address_features_usable"
+DRIFT_CHECK = "address_features_drift"
+
+
+def usability_problem(active: int, rows: int, labelled: int, labels: int) -> str | None:
+    """Why a feature table must not reach the models (None when it may). `labels` is the size
+    of the label set when the universe was sampled (labelled addresses with history are always
+    in it), else 0: an explicit address file may rightly hold no labelled address."""
+    if rows and not active:
+        return (
+            f"all {rows} addresses have zero transactions and token transfers before as_of: the "
+            "range holds no data for them. Check the raw partitions and as_of"
+        )
+    if labels and not labelled:
+        return (
+            f"the label set holds {labels} addresses, but none is in the universe: the labels "
+            "and the chain data do not match (another source?). Materialize illicit_labels and "
+            "address_universe for this source"
+        )
+    return None
+
+
+# Every warehouse table address_features writes: replaced together, or dropped when a run does
+# not write it (the BigQuery engine writes no behaviour features, a run without detection no
+# label-broadcast table).
+FEATURE_TABLES: tuple[str, ...] = (
+    "address_features",
+    BEHAVIOUR_TABLE,
+    ACTIVITY_TABLE,
+    LABEL_BROADCAST_TABLE,
+    PROVENANCE_TABLE,
+)
+STAGING_CATALOG = "address_features_staging"
+# The provenance key recording the blocking check's outcome with the tables it judged.
+USABILITY_KEY = "usability_check"
+
+
+def staging_file(warehouse_file: Path) -> Path:
+    """Where address_features writes its tables before the check: beside the warehouse; kept
+    after a failed check to show what was refused."""
+    return warehouse_file.with_name(f"{warehouse_file.stem}.address_features.staging.duckdb")
+
+
+@dataclass(frozen=True)
+class Usability:
+    """The blocking check's inputs and verdict on a feature table."""
+
+    problem: str | None
+    addresses_with_activity: int
+    labelled_in_universe: int
+
+
+def judge_features(
+    con: duckdb.DuckDBPyConnection, current: pl.DataFrame, rows: int, labels: int
+) -> Usability:
+    """The usability check of the `current` address_features (numeric columns) beside the
+    universe in `con`; `labels` as in `usability_problem`."""
+    labelled = con.execute(
+        f"SELECT count(*) FILTER (WHERE is_labelled_illicit) FROM {UNIVERSE_TABLE}"
+    ).fetchall()[0][0]
+    activity = [c for c in ("total_transactions", "total_erc20_tnxs") if c in current.columns]
+    active = current.filter(pl.sum_horizontal(activity) > 0).height if activity else rows
+    return Usability(usability_problem(active, rows, int(labelled), labels), active, int(labelled))
+
+
+def record_usability(con: duckdb.DuckDBPyConnection, problem: str | None) -> None:
+    """Write the check's outcome into the feature provenance beside the tables it judged."""
+    outcome = "passed" if problem is None else f"failed: {problem}"
+    con.execute(f"DELETE FROM {PROVENANCE_TABLE} WHERE key = ?", [USABILITY_KEY]).fetchall()
+    con.execute(
+        f"INSERT INTO {PROVENANCE_TABLE} VALUES (?, ?)", [USABILITY_KEY, outcome]
+    ).fetchall()
+
+
+def unusable_features(provenance: Mapping[str, str]) -> str | None:
+    """Why a reader must refuse the stored address_features (None when it may read them): its
+    provenance records no passed usability check."""
+    outcome = provenance.get(USABILITY_KEY)
+    if outcome == "passed":
+        return None
+    if outcome is None:
+        return (
+            "address_features records no passed usability check (written by an older "
+            "version, which stored a table even when the check failed): materialize "
+            "address_features again"
+        )
+    return (
+        f"address_features {outcome}: check the raw partitions, as_of and the labels, then "
+        "materialize address_features again"
+    )
+
+
+def _previous_numeric(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """The stored address_features (numeric columns), before this run replaces it."""
+    if not con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'address_features'"
+    ).fetchall()[0][0]:
+        return None
+    return con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
+
+
+@asset(
+    deps=[address_universe, raw_transactions, raw_token_transfers],
+    group_name="features",
+    kinds={"duckdb", "sql"},
+    tags=WAREHOUSE_TAG,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[
+        AssetCheckSpec(
+            USABLE_CHECK,
+            asset="address_features",
+            blocking=True,
+            description="Some address has activity, and where the label set has addresses the "
+            "universe holds some of them: the models do not run on an empty or mismatched "
+            "table otherwise.",
+        ),
+        AssetCheckSpec(
+            DRIFT_CHECK,
+            asset="address_features",
+            description=f"Population stability index per feature against the previous table; "
+            f"warns when one is above {MAJOR_SHIFT}.",
+        ),
+    ],
+)
+def address_features(
+    context: AssetExecutionContext,
+    config: AddressFeaturesConfig,
+    chain_source: ChainSource,
+    lake: ParquetLake,
+    warehouse: DuckDBWarehouse,
+) -> MaterializeResult:
+    """The 44 Farrugia/CatBoost-paper features, the investor-profile features and, in
+    `behaviour_features`, gas, contract-call, timing and counterparty behaviour."""
+    engine = config.engine or feature_engine()
+    if engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
+        raise ValueError(
+            "engine 'bigquery' runs the features inside BigQuery and needs "
+            f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
+        )
+    as_of = resolve_as_of(lake, config.as_of)
+    source = chain_source.describe()
+    configured = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
+    detect = config.exclude_label_broadcast_tokens and config.detect_label_broadcast_tokens
+    broadcasts = label_broadcasts_in_lake(lake, as_of) if detect and engine == "local" else None
+    excluded = tokens_left_out(configured, broadcasts)
+    # a store of chosen accounts' histories knows only their days: the market comes from a file
+    market_gas = None if chain_source.holds_complete_histories() else market_gas_prices_file()
+    provenance = {
+        "as_of": as_of.isoformat(),
+        "engine": engine,
+        "chain_source": source,
+        "complete_histories": chain_source.holds_complete_histories(),
+        "store_kind": store_kind(chain_source.holds_complete_histories()),
+        "market_gas_prices": str(market_gas) if market_gas else "the store's own days",
+        "lake": str(lake.root_path()),
+        "excluded_tokens": list(excluded),
+        "dagster_run_id": context.run_id,
+    }
+    engine_metadata: dict[str, object] = {}
+    staging = staging_file(warehouse.file_path())
+    with warehouse.connect() as con:
+        require_universe(con)
+        previous = _previous_numeric(con)
+        universe_provenance = read_provenance(con, UNIVERSE_PROVENANCE_TABLE)
+        parts: dict[str, SourceOfPart] = {
+            "address_universe": universe_provenance.get("chain_source")
+        }
+        if engine == "local":
+            parts |= {
+                "raw_transactions": lake.sources("transactions"),
+                "raw_token_transfers": lake.sources("token_transfers"),
+            }
+        require_one_source(source, parts)
+        sampled = universe_provenance.get("origin", "").startswith("labelled + sample")
+        labels = lake.labelled_addresses().len() if sampled else 0
+        # Written to a staging file first: the warehouse's tables are replaced only once the
+        # blocking check passed, so no reader ever sees a table the check refused.
+        with staging_catalog(con, staging, STAGING_CATALOG, copy_in=[UNIVERSE_TABLE]) as home:
+            if engine == "bigquery":
+                addresses = universe_addresses(con)
+                table, engine_metadata = features_in_bigquery(
+                    chain_source, addresses, as_of, excluded
+                )
+                activity, _ = features_in_bigquery(
+                    chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
+                )
+                rows = store_pushed_features(con, table, provenance, activity)
+            else:
+                rows = feature_tables_from_lake(
+                    con, lake, as_of, excluded, provenance, broadcasts, market_gas
+                )
+                transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
+                engine_metadata = {
+                    "label_broadcast_transfers_left_out": transfers,
+                    "universe_addresses_that_received_them": recipients,
+                }
+            summary = feature_summary(con, "address_features")
+            current = con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
+            usability = judge_features(con, current, rows, labels)
+            problem = usability.problem
+            record_usability(con, problem)
+            if problem is None:
+                publish_staged(con, STAGING_CATALOG, home, FEATURE_TABLES)
+    if problem is None:
+        remove_database_file(staging)
+    else:
+        context.log.error(
+            f"address_features is not usable: {problem}. The warehouse keeps its previous "
+            f"feature tables; the refused ones are in {staging} for inspection"
+        )
+    drift = feature_drift(previous, current) if previous is not None else None
+    worst = drift.filter(pl.col("psi") > MAJOR_SHIFT) if drift is not None else None
+    if worst is not None and worst.height:
+        context.log.warning(
+            f"feature drift: {worst.height} features with PSI above {MAJOR_SHIFT}: "
+            + ", ".join(f"{f} {v:.2f}" for f, v in worst.select("feature", "psi").iter_rows())
+        )
+    checks = [
+        AssetCheckResult(
+            check_name=USABLE_CHECK,
+            passed=problem is None,
+            description=problem,
+            metadata={
+                "addresses": rows,
+                "addresses_with_activity": usability.addresses_with_activity,
+                "labelled_in_universe": usability.labelled_in_universe,
+                "label_set_addresses": labels,
+                "stored": problem is None,
+                "refused_tables": MetadataValue.path(str(staging)) if problem else "none",
+            },
+        ),
+        AssetCheckResult(
+            check_name=DRIFT_CHECK,
+            passed=not (worst is not None and worst.height),
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "compared_with": "the previous address_features"
+                if drift is not None
+                else "nothing (first materialization)",
+                "max_psi": float(drift["psi"].max() or 0.0) if drift is not None else 0.0,
+                "psi": MetadataValue.md(markdown_table(drift.head(60)))
+                if drift is not None
+                else MetadataValue.md("no previous table"),
+            },
+        ),
+    ]
+    return MaterializeResult(
+        check_results=checks,
+        metadata={
+            "dagster/row_count": rows,
+            "stored": MetadataValue.text(
+                "yes: the warehouse holds these tables"
+                if problem is None
+                else f"no: {USABLE_CHECK} failed, the previous tables are kept; these are in "
+                f"{staging}"
+            ),
+            "as_of": as_of.isoformat(),
+            "engine": engine,
+            "label_broadcast_tokens_left_out": MetadataValue.text(", ".join(excluded) or "none"),
+            "label_broadcast_tokens": MetadataValue.md(
+                markdown_table(left_out_table(configured, broadcasts)) if excluded else "none"
+            ),
+            "label_broadcast_detection": MetadataValue.text(detection_summary(broadcasts, engine)),
+            **{k: MetadataValue.text(str(v)) for k, v in engine_metadata.items()},
+            "columns": len(summary),
+            "summary": MetadataValue.md(markdown_table(summary)),
+            "warehouse": MetadataValue.path(str(warehouse.file_path())),
+        },
+    )

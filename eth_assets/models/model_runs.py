@@ -1,0 +1,172 @@
+"""What every model asset does the same way: check its config before any work, read a frame
+from the warehouse, replace tables in one transaction, tag its MLflow run, keep the model file
+only a passed gate may replace, and show plots and the run in the Dagster UI."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from dagster import AssetExecutionContext, MetadataValue
+from pydantic import ValidationInfo, field_validator
+
+from eth_assets.common.duckdb_utils import transaction
+from eth_assets.features.feature_tables import BEHAVIOUR_TABLE
+from eth_assets.features.universe import UNIVERSE_TABLE
+from eth_assets.models.dataset_rules import with_flags
+from eth_assets.resources.chain_sources import ChainSource
+from eth_assets.resources.tracking import TrackedRun
+
+FIT_TABLE = "clean_features_fit"
+MODEL_FILE = "model.pkl"  # the asset's current model: what `model: local` scores with
+CANDIDATE_FILE = "model.candidate.pkl"  # a new model until its gate decides
+REJECTED_FOLDER = "rejected"  # the last model a gate rejected, kept for a look
+
+
+# Config checks, run when Dagster builds an asset's config: before the asset reads or trains.
+
+
+def at_least(least: float, *fields: str) -> Any:
+    """A pydantic validator for a Config class: each of `fields` is at least `least`."""
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        if value < least:
+            raise ValueError(f"{info.field_name}={value!r}: must be at least {least:g}")
+        return value
+
+    return field_validator(*fields)(check)
+
+
+def fraction(*fields: str, low_open: bool = True, high_open: bool = True) -> Any:
+    """A pydantic validator for a Config class: each of `fields` lies between 0 and 1 (ends
+    excluded unless said otherwise)."""
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        above = value > 0 if low_open else value >= 0
+        below = value < 1 if high_open else value <= 1
+        if not (above and below):
+            bounds = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+            raise ValueError(f"{info.field_name}={value!r}: must lie in {bounds}")
+        return value
+
+    return field_validator(*fields)(check)
+
+
+def fold_counts(*fields: str) -> Any:
+    """A pydantic validator for a Config class: each of `fields` is a non-empty list of
+    distinct fold counts k ≥ 2."""
+
+    def check(cls: type, value: list[int], info: ValidationInfo) -> list[int]:
+        allowed = "one or more distinct whole numbers of folds k ≥ 2, e.g. [3, 4, 5, 10]"
+        if not value or any(k < 2 for k in value) or len(set(value)) != len(value):
+            raise ValueError(f"{info.field_name}={value!r}: must be {allowed}")
+        return value
+
+    return field_validator(*fields)(check)
+
+
+def keep_model_file(candidate: Path, passed: bool, version: int) -> Path:
+    """Move a new model file out of its candidate name after the gate: over the folder's
+    `model.pkl` (what `model: local` scores with) only if it passed, else to
+    `rejected/model-v<version>.pkl` (the earlier rejected files removed); where it went."""
+    folder = candidate.parent
+    if passed:
+        target = folder / MODEL_FILE
+    else:
+        rejected = folder / REJECTED_FOLDER
+        rejected.mkdir(parents=True, exist_ok=True)
+        for older in rejected.glob("model-v*.pkl"):
+            older.unlink()
+        target = rejected / f"model-v{version}.pkl"
+    os.replace(candidate, target)
+    return target
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the warehouse has `table`."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchall()[0][0]
+    return bool(found)
+
+
+def read_table(con: duckdb.DuckDBPyConnection, table: str, producer: str) -> pl.DataFrame:
+    """A whole warehouse table as Polars; a clear error when it was never materialized."""
+    if not table_exists(con, table):
+        raise LookupError(
+            f"the warehouse has no table {table!r}: materialize {producer} first "
+            f"(e.g. dagster asset materialize -m eth_assets.definitions --select {producer})"
+        )
+    return con.sql(f"SELECT * FROM {table}").pl()
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
+    """CREATE OR REPLACE every table from its frame in one transaction: all or nothing."""
+    with transaction(con):
+        for name, frame in tables.items():
+            con.register("frame_to_store", frame.to_arrow())
+            con.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame_to_store"
+            ).fetchall()
+            con.unregister("frame_to_store")
+
+
+def read_flagged_features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """address_features with behaviour_features (when stored), `has_activity` and
+    `is_labelled_illicit`: the rows every model reads before its own cleaning."""
+    features = read_table(con, "address_features", "address_features")
+    universe = read_table(con, UNIVERSE_TABLE, "address_universe")
+    behaviour = (
+        read_table(con, BEHAVIOUR_TABLE, "address_features")
+        if table_exists(con, BEHAVIOUR_TABLE)
+        else None
+    )
+    return with_flags(features, universe, behaviour)
+
+
+def read_fit(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The stored fitted cleaning with the as_of and source of the features it was fitted on."""
+    fit = read_table(con, FIT_TABLE, "clean_features")
+    return {k: str(v) for k, v in fit.row(0, named=True).items()}
+
+
+def run_tags(
+    context: AssetExecutionContext, as_of: str | datetime, source: ChainSource | str
+) -> dict[str, str]:
+    """The MLflow tags that tie a model run to the Dagster run and the data it saw."""
+    return {
+        "dagster.run_id": context.run_id,
+        "dagster.asset_key": context.asset_key.to_user_string(),
+        "dagster.partition": context.partition_key if context.has_partition_key else "",
+        "as_of": as_of.isoformat() if isinstance(as_of, datetime) else as_of,
+        "chain_source": source.describe() if isinstance(source, ChainSource) else source,
+    }
+
+
+def image_markdown(name: str, path: Path) -> MetadataValue:
+    """A PNG shown inline in the Dagster UI (it has no image metadata type)."""
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return MetadataValue.md(f"![{name}](data:image/png;base64,{encoded})")
+
+
+def plot_metadata(plots: Mapping[str, Path]) -> dict[str, MetadataValue]:
+    """Each plot inline and as a file path."""
+    metadata: dict[str, MetadataValue] = {}
+    for name, path in plots.items():
+        metadata[f"plot_{name}"] = image_markdown(name, path)
+        metadata[f"plot_{name}_path"] = MetadataValue.path(str(path))
+    return metadata
+
+
+def mlflow_metadata(run: TrackedRun) -> dict[str, MetadataValue]:
+    """The MLflow run id and a link to it in the MLflow UI."""
+    return {
+        "mlflow_run_id": MetadataValue.text(run.run_id),
+        "mlflow_run": MetadataValue.url(run.url),
+    }

@@ -1,0 +1,1 @@
+"""Schedules, sensors and asset checks: what runs when, and what must hold after."""

@@ -1,0 +1,1 @@
+"""Per-address scores and exposure, and the published snapshot contract that the page reads."""
