@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -64,19 +65,41 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
-def save_pickle(value: object, path: Path) -> Path:
-    """Pickle `value` to `path` through a temporary file renamed over it: a reader sees the
-    previous complete file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def temporary_path(path: Path) -> Path:
+    """A new, unique temporary name beside `path` (created empty), named by `temporary_prefix`
+    so that a killed writer's leftover is recognised and swept."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(f".{path.name}"))
+    os.close(handle)
+    return Path(temporary)
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """The one way this project replaces a file: `write` fills a temporary file beside `path`,
+    which is then renamed over it, so a reader sees the previous complete file or the new one,
+    never a half-written one; the temporary file is removed whatever happens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(path)
     try:
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump(value, out)
+        write(temporary)
         os.replace(temporary, path)
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        temporary.unlink(missing_ok=True)
     return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """`data` written to `path` with `write_atomic`."""
+    return write_atomic(path, lambda temporary: temporary.write_bytes(data))
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """`text` (UTF-8) written to `path` with `write_atomic`."""
+    return write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def save_pickle(value: object, path: Path) -> Path:
+    """Pickle `value` to `path` with `write_atomic`."""
+    return write_bytes_atomic(path, pickle.dumps(value))
 
 
 def load_pickle(path: Path, kind: type[T], producer: str) -> T:

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from eth_assets.chain.schemas import RAW_TABLES, RawTable
 from eth_assets.common.duckdb_utils import connect, sql_literal
+from eth_assets.common.files import write_atomic
 from eth_assets.lake.compaction import (
     PART_FILE,
     Compaction,
@@ -357,11 +358,5 @@ def table_files(root: Path, table: RawTable) -> list[Path]:
 
 def write_table_atomic(path: Path, table: pa.Table) -> int:
     """Write an Arrow table to `path` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda temporary: pq.write_table(table, temporary, compression="zstd"))
     return path.stat().st_size

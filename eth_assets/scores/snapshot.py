@@ -11,25 +11,14 @@ a while (`keep`), so a reader that has just read the pointer can still open thei
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
 
+from eth_assets.common.files import write_atomic
+
 POINTER = "current.json"
-
-
-def _atomic_write(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def publish_snapshot(
@@ -50,11 +39,11 @@ def publish_snapshot(
     attached: dict[str, str] = {}
     for suffix, write in (attachments or {}).items():
         target = folder / f"{name}.{suffix}"
-        _atomic_write(target, write)
+        write_atomic(target, write)
         attached[suffix] = target.name
-    _atomic_write(path, lambda temporary: frame.write_parquet(temporary, compression="zstd"))
+    write_atomic(path, lambda temporary: frame.write_parquet(temporary, compression="zstd"))
     pointer = {"file": path.name, "rows": frame.height, "attachments": attached, **manifest}
-    _atomic_write(
+    write_atomic(
         folder / POINTER,
         lambda temporary: Path(temporary).write_text(json.dumps(pointer, indent=1, default=str)),
     )

@@ -8,8 +8,6 @@ some illicit accounts are missing and a few normal ones are wrongly listed.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from eth_assets.chain.sim import archetypes as A
 from eth_assets.chain.sim.config import SimConfig
 from eth_assets.chain.sim.population import Population, build_population
 from eth_assets.common.addresses import to_checksum_address
+from eth_assets.common.files import write_bytes_atomic
 
 LABEL_STREAM = 0x1AB
 CHECKSUM_SHARE = 0.6  # listed addresses written in EIP-55 mixed case; the rest lower-case
@@ -82,30 +81,17 @@ def darklist_entries(config: SimConfig) -> list[dict[str, str]]:
     return sorted(entries, key=lambda e: (e["date"], e["address"].lower()))
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """Write through a unique temporary file and an atomic rename: concurrent writers of the
-    same deterministic content never expose a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_darklist(config: SimConfig, path: Path) -> Path:
     """Write the darklist JSON to `path` (deterministic bytes); returns the path."""
     text = json.dumps(darklist_entries(config), indent=2) + "\n"
-    return _write_atomic(Path(path), text.encode("utf-8"))
+    return write_bytes_atomic(Path(path), text.encode("utf-8"))
 
 
 def write_accounts(config: SimConfig, path: Path) -> Path:
     """Write the accounts CSV (address, archetype, is_illicit) to `path`; returns the path."""
     sink = pa.BufferOutputStream()
     pacsv.write_csv(accounts_table(config), sink)
-    return _write_atomic(Path(path), sink.getvalue().to_pybytes())
+    return write_bytes_atomic(Path(path), sink.getvalue().to_pybytes())
 
 
 # Entity kinds of the simulated chain's known services, as Etherscan's label cloud names them.
@@ -127,4 +113,4 @@ def entity_label_entries(config: SimConfig) -> dict[str, dict[str, object]]:
 def write_entity_labels(config: SimConfig, path: Path) -> Path:
     """Write the entity labels JSON to `path` (deterministic bytes); returns the path."""
     text = json.dumps(entity_label_entries(config), indent=1, sort_keys=True) + "\n"
-    return _write_atomic(Path(path), text.encode("utf-8"))
+    return write_bytes_atomic(Path(path), text.encode("utf-8"))

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from eth_assets.common.files import write_text_atomic
 
 NO_TOKEN = "(none)"  # level of a token-name column for an account without token activity
 OTHER_TOKEN = "(other)"  # level of a token name not seen often enough when fitting
@@ -136,12 +136,7 @@ class Cleaning:
 
     def save(self, path: Path) -> Path:
         """Write the cleaning to `path` atomically (a temporary file renamed over it)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(self.to_json())
-        os.replace(temporary, path)
-        return path
+        return write_text_atomic(path, self.to_json())
 
 
 def cleaning_from_json(text: str) -> Cleaning:

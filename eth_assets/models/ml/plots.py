@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+
+from eth_assets.common.files import write_atomic
 
 matplotlib.use("Agg")
 
@@ -22,17 +22,12 @@ PALETTE = plt.get_cmap("tab10").colors
 
 def save_figure(figure: Figure, path: Path) -> Path:
     """Write `figure` as PNG to `path` atomically and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(handle)
     try:
-        figure.savefig(temporary, dpi=DPI, format="png")
-        os.replace(temporary, path)
+        return write_atomic(
+            path, lambda temporary: figure.savefig(temporary, dpi=DPI, format="png")
+        )
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
 
 
 def _scatter_by_group(
