@@ -1,5 +1,6 @@
 """Shared pytest fixtures: the real-data folder, the whole resource set under tmp_path, a data
-folder of its own for every test (no test writes to ./data), and the materialized graph."""
+folder of its own for every test (no test writes to ./data), the materialized graph (read-only;
+`graph_copy` for a test that changes it) and the Quickstart's CLI run (once per session)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.settings import DATA_DIR_ENV, MLFLOW_TRACKING_URI_ENV, SHARED_DATA_ENV
-from eth_assets_tests.fixtures import Graph, build_graph, resource_set
+from eth_assets_tests.fixtures import (
+    Graph,
+    QuickstartRun,
+    build_graph,
+    copy_graph,
+    resource_set,
+    run_quickstart,
+)
 
 # The checkout is /work/main, so the shared folder beside it is /work/shared/data.
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -57,5 +65,20 @@ def resources(make_resources: ResourceFactory) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
-    """The whole graph on a small simulated chain, materialized once per session."""
+    """The whole graph on a small simulated chain, materialized once per session. Read-only:
+    a test that moves the champion alias, adds runs or rewrites tables takes `graph_copy`."""
     return build_graph(tmp_path_factory.mktemp("graph"))
+
+
+@pytest.fixture
+def graph_copy(graph: Graph, tmp_path: Path) -> Graph:
+    """A copy of the session graph (folder, MLflow store, resources, a fresh instance) that
+    this test alone may change."""
+    return copy_graph(graph, tmp_path / "graph")
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> QuickstartRun:
+    """The README Quickstart's `dagster asset materialize`, run once per session in a
+    subprocess on a small simulated chain. Read-only: copy `quickstart.data` to change it."""
+    return run_quickstart(tmp_path_factory.mktemp("quickstart"))

@@ -1,38 +1,31 @@
-"""The README's commands: their selections parse, and two subprocess runs of their shape."""
+"""The README's commands: their selections parse (fast), and two subprocess runs of their shape
+(e2e): raw to features over a hand-built folder, and the Quickstart's run on a simulated chain."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import AssetKey, AssetSelection
 
-from eth_assets_tests.fixtures import BOB, write_bigquery_schema_folder
-
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-# The Quickstart's selection: the leaves of the graph and everything upstream of them.
-QUICKSTART_SELECTION = "*address_scores,*tsne_embedding,*model_comparison"
-
-
-def _readme_materialize_commands() -> list[list[str]]:
-    """Every `dagster asset materialize` command in the README's code blocks, as arguments."""
-    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
-    commands = []
-    for line in "\n".join(blocks).splitlines():
-        for part in line.split("&&"):
-            words = shlex.split(part, comments=True)
-            if words[:3] == ["dagster", "asset", "materialize"]:
-                commands.append(words)
-    return commands
+from eth_assets.orchestration.schedules import GRAPH_SELECT_ARGUMENT
+from eth_assets_tests.fixtures import (
+    BOB,
+    QuickstartRun,
+    write_bigquery_schema_folder,
+)
+from eth_assets_tests.fixtures.quickstart import (
+    QUICKSTART_ACCOUNTS,
+    option,
+    quickstart_command,
+    readme_materialize_commands,
+)
 
 
 def test_readme_materialize_commands_select_real_assets_and_days() -> None:
@@ -42,7 +35,7 @@ def test_readme_materialize_commands_select_real_assets_and_days() -> None:
     from eth_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    commands = _readme_materialize_commands()
+    commands = readme_materialize_commands()
     assert len(commands) >= 4
     for words in commands:
         options = dict(zip(words[3::2], words[4::2], strict=False))
@@ -57,12 +50,7 @@ def test_readme_materialize_commands_select_real_assets_and_days() -> None:
             assert {AssetKey(op) for op in ops} <= selected, words
 
 
-def _run(command: list[str], env: dict[str, str], cwd: Path) -> None:
-    """Run a CLI command to completion; fail with the end of its stderr."""
-    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
+@pytest.mark.e2e
 def test_dagster_cli_materializes_raw_to_features_for_a_range(tmp_path: Path) -> None:
     """Everything up to address_features over three hand-built days (the models need more than
     three addresses: the zero-config test below runs them)."""
@@ -108,36 +96,27 @@ def test_dagster_cli_materializes_raw_to_features_for_a_range(tmp_path: Path) ->
     assert rejected == [("0x123",)]
 
 
-def test_zero_config_default_runs_the_whole_graph_on_the_simulated_chain(tmp_path: Path) -> None:
+def test_the_quickstart_selects_the_graph_the_jobs_refresh() -> None:
+    """The Quickstart's --select is the selection the refresh jobs are defined with."""
+    assert option(quickstart_command(), "--select") == GRAPH_SELECT_ARGUMENT
+
+
+@pytest.mark.e2e
+def test_zero_config_default_runs_the_whole_graph_on_the_simulated_chain(
+    quickstart: QuickstartRun,
+) -> None:
     """The README's first command (every asset but the published benchmark), on a small
-    simulated chain and with no shared data folder."""
-    (tmp_path / "home").mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("ETH_ASSETS_") and key != "DAGSTER_HOME"
-    }
-    env.update(
-        {
-            "DAGSTER_HOME": str(tmp_path / "home"),
-            "ETH_ASSETS_DATA_DIR": str(tmp_path / "data"),
-            "ETH_ASSETS_SHARED_DATA": str(tmp_path / "no-shared-data"),
-            "ETH_ASSETS_SIM_ACCOUNTS": "300",
-            "ETH_ASSETS_SIM_DAYS": "10",
-        }
-    )
-    command = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "eth_assets.definitions", "--select", QUICKSTART_SELECTION,
-        "--partition-range", "2021-01-01...2021-01-10",
-    ]  # fmt: skip
-    _run(command, env, tmp_path)
-    warehouse = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
-    universe = warehouse.execute("SELECT count(*) FROM address_universe").fetchall()[0][0]
-    features = warehouse.execute("SELECT count(*), sum(sent_tnx) FROM address_features").fetchall()
-    profiled = warehouse.execute(
-        "SELECT count(*) FROM investor_profile_assignments JOIN clean_features USING (address)"
-    ).fetchall()[0][0]
-    assert universe >= 300
+    simulated chain and with no shared data folder: the session's shared Quickstart run."""
+    path = str(quickstart.data / "warehouse.duckdb")
+    with duckdb.connect(path, read_only=True) as warehouse:
+        universe = warehouse.execute("SELECT count(*) FROM address_universe").fetchall()[0][0]
+        features = warehouse.execute(
+            "SELECT count(*), sum(sent_tnx) FROM address_features"
+        ).fetchall()
+        profiled = warehouse.execute(
+            "SELECT count(*) FROM investor_profile_assignments JOIN clean_features USING (address)"
+        ).fetchall()[0][0]
+    assert universe >= QUICKSTART_ACCOUNTS
     assert features[0][0] == universe and features[0][1] > 0
     assert profiled == universe
+    assert (quickstart.data / "published" / "address_scores" / "current.json").is_file()

@@ -1,32 +1,36 @@
 """The README's command blocks run as written: each block is either run here (in a temporary
-folder, on the session's small materialized graph or a small simulated chain) or listed with
-the reason it cannot run in a test and where its shape is covered. A new block that is in
-neither list fails the test."""
+folder, after the session's Quickstart run on a small simulated chain) or listed with the reason
+it cannot run in a test and where its shape is covered. A new block that is in neither list fails
+the test. The blocks that start servers or the CLI are end-to-end (`e2e`)."""
 
 from __future__ import annotations
 
+import json
 import os
-import re
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 import requests
+from dagster import AssetSelection
 
-from eth_assets_tests.fixtures import Graph
+from eth_assets_tests.fixtures import QuickstartRun
+from eth_assets_tests.fixtures.quickstart import ROOT, option, quickstart_command, readme_blocks
 
-ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
 BIN = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin"
 
 # Blocks not run here, by their first words, with why and what covers their shape.
 NOT_RUN = {
-    "python3.11 -m venv .venv": "installs the project: CI runs it itself; the materialization "
-    "is test_cli's zero-config test and test_dagster_dev's GraphQL launch",
+    "python3.11 -m venv .venv": "installs the project: CI runs it itself; its materialization "
+    "runs once per session on a small simulated chain (conftest's `quickstart`), which "
+    "test_cli's zero-config test and the blocks run here read",
     "export ETH_ASSETS_SOURCE=parquet && dagster asset materialize -m eth_assets.definitions "
     "--select '*' --partition-range 2015-09-10": "the whole real sample (4 min): measured in "
     "docs/benchmarks.md; test_real_sample runs raw to features on it",
@@ -42,6 +46,9 @@ NOT_RUN = {
     "client",
     "export ETH_ASSETS_SOURCE=parquet ETH_ASSETS_PARQUET_DIR=/path/to/other/export": "names "
     "folders of the reader's; the same settings are exercised by the feature asset tests",
+    'export DAGSTER_HOME="$PWD/.dagster_home" && dagster job execute': "the same assets as the "
+    "Quickstart's run in one run: test_full_refresh_block_launches_the_quickstart_assets checks "
+    "its job, tags and selection",
 }
 # Blocks run here, by their first words.
 RUN = (
@@ -49,14 +56,7 @@ RUN = (
     "mlflow ui",
     'export DAGSTER_HOME="$PWD/.dagster_home" && dagster asset materialize -m '
     "eth_assets.definitions --select investor_profiles",
-    'export DAGSTER_HOME="$PWD/.dagster_home" && dagster job execute',
 )
-
-
-def readme_blocks() -> list[str]:
-    """Every ```bash block of the README, stripped."""
-    text = README.read_text(encoding="utf-8")
-    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)]
 
 
 def _block(prefix: str) -> str:
@@ -129,20 +129,43 @@ def _serve_and_probe(command: str, cwd: Path, env: dict[str, str], url: str) -> 
 
 
 @pytest.fixture(scope="module")
-def data(graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the session graph's data dir, laid out as the defaults expect."""
+def data(quickstart: QuickstartRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Quickstart run's data dir, laid out as the defaults expect."""
     copy = tmp_path_factory.mktemp("readme") / "data"
-    shutil.copytree(graph.folder, copy)
+    shutil.copytree(quickstart.data, copy)
     return copy
 
 
+def test_full_refresh_block_launches_the_quickstart_assets() -> None:
+    """The block's job exists and selects what the Quickstart's --select does, over the range
+    its two tags give."""
+    from eth_assets.definitions import defs
+
+    block = _block('export DAGSTER_HOME="$PWD/.dagster_home" && dagster job execute')
+    words = shlex.split(block.split("&&")[-1])
+    assert words[:3] == ["dagster", "job", "execute"]
+    assert option(words, "-m") == "eth_assets.definitions"
+    job = defs.resolve_job_def(option(words, "-j"))
+    tags = json.loads(option(words, "--tags"))
+    first = date.fromisoformat(tags["dagster/asset_partition_range_start"])
+    last = date.fromisoformat(tags["dagster/asset_partition_range_end"])
+    assert first <= last
+    graph = defs.resolve_asset_graph()
+    quickstart = AssetSelection.from_coercible(option(quickstart_command(), "--select").split(","))
+    assert job.asset_layer.selected_asset_keys == quickstart.resolve(graph)
+
+
+@pytest.mark.e2e
 def test_eth_assets_serve_serves_the_published_scores(data: Path) -> None:
     port = _free_port()
     command = f"{_block('eth-assets serve')} --port {port}"
     health = _serve_and_probe(command, data.parent, _env(data), f"http://127.0.0.1:{port}/healthz")
-    assert '"scored_addresses":450' in health.replace(" ", "")
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as warehouse:
+        universe = warehouse.execute("SELECT count(*) FROM address_universe").fetchall()[0][0]
+    assert f'"scored_addresses":{universe}' in health.replace(" ", "")
 
 
+@pytest.mark.e2e
 def test_mlflow_ui_lists_the_experiments(data: Path) -> None:
     port = _free_port()
     command = _block("mlflow ui").replace("--port 5000", f"--port {port}")
@@ -156,6 +179,7 @@ def test_mlflow_ui_lists_the_experiments(data: Path) -> None:
     assert "eth_assets/illicit_classifier" in answer and "eth_assets/investor_profiles" in answer
 
 
+@pytest.mark.e2e
 def test_investor_profiles_on_the_app_features_runs_as_written(data: Path) -> None:
     block = _block(RUN[2])
     _home(data.parent)
@@ -169,24 +193,3 @@ def test_investor_profiles_on_the_app_features_runs_as_written(data: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "RUN_SUCCESS" in done.stderr
-
-
-def test_full_refresh_runs_as_written_on_a_small_simulated_chain(tmp_path: Path) -> None:
-    block = _block(RUN[3]).replace("2021-06-29", "2021-01-10")
-    _home(tmp_path)
-    done = subprocess.run(
-        ["bash", "-c", block],
-        cwd=tmp_path,
-        env=_env(
-            tmp_path / "data",
-            ETH_ASSETS_SIM_ACCOUNTS="300",
-            ETH_ASSETS_SIM_DAYS="10",
-            ETH_ASSETS_SHARED_DATA=str(tmp_path / "no-shared-data"),
-        ),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "RUN_SUCCESS" in done.stderr
-    assert (tmp_path / "data" / "published" / "address_scores" / "current.json").is_file()
