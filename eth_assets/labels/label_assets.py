@@ -15,6 +15,7 @@ from pydantic import Field
 
 from eth_assets.common.markdown import markdown_table
 from eth_assets.labels.label_files import read_label_files
+from eth_assets.lake.partition_writes import refuse_other_sources
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.parquet_lake import ParquetLake
 from eth_assets.settings import LABEL_FILES_ENV, label_files
@@ -46,6 +47,12 @@ class IllicitLabelsConfig(Config):
     allow_fewer_labels: bool = Field(
         default=False,
         description="Accept an empty, mostly rejected or much smaller label set anyway.",
+    )
+    replace_other_source: bool = Field(
+        default=False,
+        description="Write the labels although the lake holds raw days or labels of another "
+        "source (another ETH_ASSETS_SOURCE, Parquet folder or simulated seed). Off: such a run "
+        "fails before reading any file and changes nothing.",
     )
 
 
@@ -98,6 +105,15 @@ def illicit_labels(
     chain_source: ChainSource,
 ) -> MaterializeResult:
     """Validated, lower-cased illicit addresses with source and category; rejected entries kept."""
+    source = chain_source.describe()
+    if not config.replace_other_source:
+        refuse_other_sources(
+            lake.root_path(),
+            source,
+            "illicit_labels",
+            "`replace_other_source: true` in the illicit_labels and raw assets' config to "
+            "switch this data dir to it (then rematerialize everything downstream)",
+        )
     files = config.files or unconfigured_label_files(chain_source)
     missing = missing_label_files(files)
     if missing:
@@ -118,7 +134,6 @@ def illicit_labels(
             + "; ".join(f"{r} ({n})" for r, n in reasons.iter_rows())
             + ". Fix the files, or set `allow_fewer_labels: true` if the smaller set is right"
         )
-    source = chain_source.describe()
     labels_bytes = lake.write_table("illicit_labels", parsed.labels.to_arrow(), source)
     lake.write_table("illicit_labels_rejected", parsed.rejected.to_arrow(), source)
     per_source = (

@@ -33,6 +33,8 @@ from eth_assets.lake.compaction import (
 from eth_assets.lake.provenance import SOURCE_KEY, UNRECORDED, file_source
 
 STAGING_DIR = ".staging"
+# The label table, beside the raw tables in the lake (written by `illicit_labels`).
+LABELS_FILE = "illicit_labels.parquet"
 # Staging folders older than this belong to runs that were killed (a finished or failed run
 # removes its own); they are swept by the next write.
 STALE_STAGING_SECONDS = 24 * 3600
@@ -71,6 +73,35 @@ def other_sources_in_lake(root: Path, source: str) -> dict[str, dict[str, list[d
         if others:
             found[table.name] = others
     return found
+
+
+def other_sources_text(root: Path, source: str) -> str | None:
+    """What the lake at `root` holds from sources other than `source` (raw days and the label
+    table), in words; None when it holds nothing of another source."""
+    held = [
+        f"{days_text(days)} of {name} written by {other_source}"
+        for name, by_source in other_sources_in_lake(root, source).items()
+        for other_source, days in sorted(by_source.items())
+    ]
+    labels = root / LABELS_FILE
+    labels_source = file_source(labels) if labels.is_file() else None
+    if labels_source not in (None, UNRECORDED, source):
+        held.append(f"the labels written by {labels_source}")
+    return "; ".join(held) or None
+
+
+def refuse_other_sources(root: Path, source: str, action: str, opt_in: str) -> None:
+    """Raise a LakeGuardError before `action` when the lake at `root` holds data of a source
+    other than `source`: a data dir belongs to one source, and nothing of it may be replaced
+    by another's. `opt_in` says how to switch the lake on purpose."""
+    held = other_sources_text(root, source)
+    if held is None:
+        return
+    raise LakeGuardError(
+        f"{action}: this run's source is {source}, but the lake {root} holds {held}. Writing "
+        "would mix two sources in one data dir. Nothing was changed. Give this source a "
+        "separate data dir (ETH_ASSETS_DATA_DIR, or the lake's `root`), or set " + opt_in
+    )
 
 
 def day_rows(path: Path) -> int | None:
@@ -278,20 +309,13 @@ def replace_window(
             "source, or set `replace_other_source: true` in the raw asset's config to replace "
             "those days"
         )
-    foreign = other_sources_in_lake(root, source)
-    if foreign and not replace_other_source:
-        held = "; ".join(
-            f"{days_text(days)} of {name} written by {other_source}"
-            for name, by_source in foreign.items()
-            for other_source, days in sorted(by_source.items())
-        )
-        raise LakeGuardError(
-            f"{table.name}: this run's source is {source}, but the lake {root} holds {held}. "
-            f"Writing [{start.date()}, {end.date()}) from {source} would mix two sources in one "
-            "lake. Nothing was changed. Give this source a separate data dir "
-            "(ETH_ASSETS_DATA_DIR, or the lake's `root`), or set `replace_other_source: true` "
-            "in the raw assets' config to switch this lake to it (then replace every day and "
-            "rematerialize everything downstream)"
+    if not replace_other_source:
+        refuse_other_sources(
+            root,
+            source,
+            f"{table.name}: writing [{start.date()}, {end.date()}) from {source}",
+            "`replace_other_source: true` in the raw assets' config to switch this lake to it "
+            "(then replace every day and rematerialize everything downstream)",
         )
     staging_root = root / STAGING_DIR
     staging = staging_root / f"{table.name}-{uuid.uuid4().hex}"

@@ -14,7 +14,7 @@ from pydantic import Field
 from eth_assets.chain.retries import SOURCE_RETRY_POLICY, fail_without_retry_unless_transient
 from eth_assets.chain.schemas import RAW_TABLES, RawTable
 from eth_assets.features.feature_lineage import features_reading
-from eth_assets.lake.partition_writes import WindowWrite
+from eth_assets.lake.partition_writes import WindowWrite, refuse_other_sources
 from eth_assets.lake.partitions import daily_partitions
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.parquet_lake import ParquetLake
@@ -170,6 +170,16 @@ def build_raw_asset(table: RawTable) -> AssetsDefinition:
     ) -> MaterializeResult:
         window = context.partition_time_window
         try:
+            # Before the source is asked for anything: a data dir belongs to one source.
+            if not config.replace_other_source:
+                refuse_other_sources(
+                    lake.root_path(),
+                    chain_source.describe(),
+                    f"raw_{table.name}",
+                    "`replace_other_source: true` in the raw assets' and illicit_labels' config "
+                    "to switch this lake to it (then replace every day and rematerialize "
+                    "everything downstream)",
+                )
             check_window(context, chain_source)
             written = lake.replace_window(
                 table.name,
