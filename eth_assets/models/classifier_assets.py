@@ -5,7 +5,6 @@ CatBoost, scikit-learn, LightGBM, XGBoost and matplotlib are imported inside the
 step process loads the whole code location, and these libraries cost seconds to import.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from eth_assets.common.markdown import markdown_table
 from eth_assets.features.feature_tables import ACTIVITY_TABLE, read_provenance
+from eth_assets.models.champion import GateDecision, decide_champion
 from eth_assets.models.dataset_assets import clean_features
 from eth_assets.models.dataset_rules import (
     first_activity,
@@ -50,8 +50,10 @@ from eth_assets.models.model_runs import (
 from eth_assets.models.profile_assets import investor_profiles
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
-from eth_assets.resources.tracking import CHAMPION, MlflowTracker, RegisteredVersion
+from eth_assets.resources.tracking import CHAMPION, MlflowTracker
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
+
+__all__ = ["GateDecision", "decide_champion"]  # the champion rule, moved to models.champion
 
 REGISTERED_MODEL = "eth_assets.illicit_classifier"
 GATE_CHECK = "illicit_classifier_champion_gate"
@@ -222,42 +224,6 @@ def check_folds_fit_classes(paper_folds: list[int], labels: np.ndarray) -> None:
             f"paper_table_folds={paper_folds}: {too_many} exceed the {smallest} accounts of the "
             f"smaller class in training_set; use values from 2 to {smallest}"
         )
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """Whether a new model may become champion, against which champion, and why not."""
-
-    passed: bool
-    champion_auc: float | None
-    reason: str  # empty when it passed
-
-
-def decide_champion(
-    cv_auc: float, floor: float, champion: RegisteredVersion | None
-) -> GateDecision:
-    """The champion gate: the CV ROC-AUC reaches `floor` and the champion's (no champion: the
-    floor alone). A champion without a recorded `cv_roc_auc` cannot be compared: not passed."""
-    champion_auc = champion.metrics.get("cv_roc_auc") if champion else None
-    if cv_auc < floor:
-        return GateDecision(False, champion_auc, f"CV ROC-AUC {cv_auc:.4f} below the floor {floor}")
-    if champion is None:
-        return GateDecision(True, None, "")
-    if champion_auc is None:
-        return GateDecision(
-            False,
-            None,
-            f"the champion (version {champion.version}) has no cv_roc_auc to compare with: log "
-            "it on its run or move the alias by hand",
-        )
-    if cv_auc < champion_auc:
-        return GateDecision(
-            False,
-            champion_auc,
-            f"CV ROC-AUC {cv_auc:.4f} below the champion's {champion_auc:.4f} "
-            f"(version {champion.version})",
-        )
-    return GateDecision(True, champion_auc, "")
 
 
 def _classifier_plots(run, frame, labels, models: ModelStore) -> dict[str, Path]:

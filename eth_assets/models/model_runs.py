@@ -1,6 +1,7 @@
 """What every model asset does the same way: check its config before any work, read a frame
-from the warehouse, replace tables in one transaction, tag its MLflow run, keep the model file
-only a passed gate may replace, and show plots and the run in the Dagster UI."""
+from the warehouse, and finish (`finish`): replace its tables in one transaction, log one MLflow
+run, keep the model file only a passed gate may replace, and show tables, plots and the run in
+the Dagster UI."""
 
 from __future__ import annotations
 
@@ -13,15 +14,26 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+)
 from pydantic import ValidationInfo, field_validator
 
 from eth_assets.common.duckdb_utils import transaction
 from eth_assets.features.feature_tables import BEHAVIOUR_TABLE
 from eth_assets.features.universe import UNIVERSE_TABLE
+from eth_assets.models.champion import GATE_METRIC, GateDecision
 from eth_assets.models.dataset_rules import with_flags
+from eth_assets.models.model_result import Check, ModelFile, ModelResult
 from eth_assets.resources.chain_sources import ChainSource
-from eth_assets.resources.tracking import TrackedRun
+from eth_assets.resources.tracking import MlflowTracker, TrackedRun
+from eth_assets.resources.warehouse import DuckDBWarehouse
+
+__all__ = ["Check", "ModelFile", "ModelResult", "finish"]
 
 FIT_TABLE = "clean_features_fit"
 MODEL_FILE = "model.pkl"  # the asset's current model: what `model: local` scores with
@@ -170,3 +182,114 @@ def mlflow_metadata(run: TrackedRun) -> dict[str, MetadataValue]:
         "mlflow_run_id": MetadataValue.text(run.run_id),
         "mlflow_run": MetadataValue.url(run.url),
     }
+
+
+def finish(
+    context: AssetExecutionContext,
+    result: ModelResult,
+    warehouse: DuckDBWarehouse,
+    tracker: MlflowTracker | None = None,
+) -> MaterializeResult:
+    """The one finishing step of a model asset: replace `result.tables` in one transaction, log
+    one MLflow run (params, metrics, plots, artifacts, model; none when `result.experiment` is
+    empty), apply the champion gate to a candidate model, and return the materialization with
+    its metadata (tables, plots, the run link, row count) and check results."""
+    if result.tables:
+        with warehouse.connect() as con:
+            replace_tables(con, result.tables)
+    metadata: dict[str, Any] = {}
+    if result.row_count is not None:
+        metadata["dagster/row_count"] = result.row_count
+    metadata |= dict(result.metadata)
+    metadata |= {name: MetadataValue.md(text) for name, text in result.markdown.items()}
+    metadata |= {name: MetadataValue.path(str(path)) for name, path in result.paths.items()}
+    checks = [check_result(check) for check in result.checks]
+    if result.experiment:
+        if tracker is None:
+            raise ValueError(f"{result.experiment} tracks an MLflow run: pass the tracker")
+        model_metadata, gate_checks = log_run(context, result, tracker)
+        metadata |= model_metadata
+        checks += gate_checks
+    metadata |= plot_metadata(result.plots)
+    return MaterializeResult(metadata=metadata, check_results=checks or None)
+
+
+def check_result(check: Check) -> AssetCheckResult:
+    """A check outcome as Dagster's result: a failure warns when `warn`, else errs."""
+    severity = AssetCheckSeverity.WARN if check.warn else AssetCheckSeverity.ERROR
+    return AssetCheckResult(
+        check_name=check.name, passed=check.passed, severity=severity, metadata=dict(check.metadata)
+    )
+
+
+def log_run(
+    context: AssetExecutionContext, result: ModelResult, tracker: MlflowTracker
+) -> tuple[dict[str, Any], list[AssetCheckResult]]:
+    """One MLflow run of `result`; the metadata of its model and run, and the gate's check.
+    A candidate model is gated before the run opens (a store that cannot answer fails before
+    anything is logged) and the alias moves only after the run ended FINISHED."""
+    model = result.model
+    gate = None
+    if model is not None and model.champion_floor is not None:
+        score = result.metrics[GATE_METRIC]
+        gate = tracker.champion_gate(model.registered_name, score, model.champion_floor)
+    tags = run_tags(context, result.as_of, result.source) | dict(result.tags)
+    version = 0
+    with tracker.start_run(result.experiment, result.run_name, tags) as run:
+        run.log_params(result.params)
+        run.log_metrics(result.metrics)
+        for step, metrics in result.steps:
+            run.log_metrics(metrics, step=step)
+        for path in result.plots.values():
+            run.log_artifact(path, "plots")
+        for folder, paths in result.artifacts.items():
+            for path in paths:
+                run.log_artifact(path, folder)
+        if model is not None and model.registered_name:
+            version = tracker.log_model(run, model.path, model.registered_name)
+            if gate is not None:
+                decision = gate.decision(version)
+                run.set_tags({"champion_decision": decision, "registered_version": version})
+        elif model is not None:
+            run.log_artifact(model.path, "model")
+    metadata: dict[str, Any] = {}
+    checks = []
+    if model is not None:
+        metadata["model"] = MetadataValue.path(str(model.path))
+    if model is not None and model.registered_name:
+        metadata["registered_version"] = version
+    if model is not None and gate is not None:
+        tracker.promote(model.registered_name, version, gate)
+        metadata |= keep_candidate(model.path, gate, version)
+        checks.append(gate_check(model.gate_check, gate, version))
+    return metadata | mlflow_metadata(run), checks
+
+
+def keep_candidate(candidate: Path, gate: GateDecision, version: int) -> dict[str, Any]:
+    """Move the candidate file where the gate says (keep_model_file); the metadata saying so."""
+    kept = keep_model_file(candidate, gate.passed, version)
+    where = (
+        f"{kept.name} replaces the local model (model: local)"
+        if gate.passed
+        else f"kept as {kept.relative_to(candidate.parent)}: the local model.pkl is unchanged"
+    )
+    return {
+        "champion_decision": gate.decision(version),
+        "model": MetadataValue.path(str(kept)),
+        "model_file": MetadataValue.text(where),
+    }
+
+
+def gate_check(name: str, gate: GateDecision, version: int) -> AssetCheckResult:
+    """The champion gate as the result of the blocking check `name`."""
+    champion = gate.champion_auc if gate.champion_auc is not None else -1.0
+    return AssetCheckResult(
+        check_name=name,
+        passed=gate.passed,
+        metadata={
+            "cv_roc_auc": gate.score,
+            "champion_cv_roc_auc": champion,
+            "floor": gate.floor,
+            "decision": gate.decision(version),
+        },
+    )

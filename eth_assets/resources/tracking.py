@@ -49,6 +49,8 @@ from eth_assets.common.files import (
 if TYPE_CHECKING:  # mlflow takes most of a second to import: only where a run is tracked
     from mlflow.tracking import MlflowClient
 
+    from eth_assets.models.champion import GateDecision
+
 EXPERIMENT_PREFIX = "eth_assets"
 CHAMPION = "champion"
 MODEL_FILE = "model.pkl"  # the pickled plain model inside a logged MLflow model's artifacts
@@ -483,6 +485,19 @@ class MlflowTracker(ConfigurableResource):
         client = self.client()
         with self.store_errors(f"moving {alias!r} of {registered_name!r} to version {version}"):
             client.set_registered_model_alias(registered_name, alias, str(version))
+
+    def champion_gate(self, registered_name: str, score: float, floor: float) -> GateDecision:
+        """The champion rule (eth_assets.models.champion) for a new model of `registered_name`
+        scoring `score`, against the registry's champion now; a store that cannot answer raises
+        TrackingStoreError, never "no champion"."""
+        from eth_assets.models.champion import decide_champion
+
+        return decide_champion(score, floor, self.version(registered_name, CHAMPION))
+
+    def promote(self, registered_name: str, version: int, gate: GateDecision) -> None:
+        """Move the `champion` alias to `version` when the gate passed it; else leave it."""
+        if gate.passed:
+            self.set_alias(registered_name, CHAMPION, version)
 
     def load_model(self, registered_name: str, which: str) -> tuple[object, RegisteredVersion]:
         """The plain model object of a registered version (number or alias) and the version."""
