@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import DagsterInstance, materialize
 
 from eth_assets.features.feature_assets import address_features, address_universe
@@ -23,6 +24,7 @@ def _run_metadata(result, node: str) -> dict[str, object]:
     return {k: v.value for k, v in event.metadata.items()}
 
 
+@pytest.mark.e2e
 def test_whole_sample_twice_gives_the_parquet_counts(shared_data: Path, make_resources) -> None:
     resources = make_resources(source=ParquetChainSource(folder=str(shared_data / "raw_txns")))
     lake = resources["lake"]

@@ -30,12 +30,12 @@ def _last_run(graph: Graph, asset: str):
 
 
 def test_out_of_time_evaluation_scores_phish_2022_with_no_retraining(
-    graph: Graph, shared_data: Path
+    graph_copy: Graph, shared_data: Path
 ) -> None:
     result = materialize(
         [out_of_time_evaluation],
-        resources=graph.resources,
-        instance=graph.instance,
+        resources=graph_copy.resources,
+        instance=graph_copy.instance,
         run_config={
             "ops": {
                 "out_of_time_evaluation": {"config": {"folder": str(shared_data / "phish_2022")}}
@@ -43,7 +43,7 @@ def test_out_of_time_evaluation_scores_phish_2022_with_no_retraining(
         },
     )
     assert result.success
-    run = _last_run(graph, "out_of_time_evaluation")
+    run = _last_run(graph_copy, "out_of_time_evaluation")
     assert run.info.status == "FINISHED"
     metrics = run.data.metrics
     # 1,500 normal and 1,500 phish-hack accounts, 259 of the latter without any transaction
@@ -56,18 +56,18 @@ def test_out_of_time_evaluation_scores_phish_2022_with_no_retraining(
     assert run.data.params["model_version"]
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert OUT_OF_TIME_CHECK in checks  # a WARN check: passes or warns, never blocks
-    with duckdb.connect(str(graph.folder / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(graph_copy.folder / "warehouse.duckdb"), read_only=True) as con:
         subsets = {
             r[0] for r in con.execute("SELECT accounts FROM out_of_time_evaluation").fetchall()
         }
     assert subsets == {"all", "active", "common_window"}
 
 
-def test_era_matched_evaluation_on_xblock(graph: Graph, shared_data: Path) -> None:
+def test_era_matched_evaluation_on_xblock(graph_copy: Graph, shared_data: Path) -> None:
     result = materialize(
         [era_matched_evaluation],
-        resources=graph.resources,
-        instance=graph.instance,
+        resources=graph_copy.resources,
+        instance=graph_copy.instance,
         run_config={
             "ops": {
                 "era_matched_evaluation": {
@@ -77,7 +77,7 @@ def test_era_matched_evaluation_on_xblock(graph: Graph, shared_data: Path) -> No
         },
     )
     assert result.success
-    run = _last_run(graph, "era_matched_evaluation")
+    run = _last_run(graph_copy, "era_matched_evaluation")
     metrics = run.data.metrics
     assert metrics["within_normal"] == 1300 and metrics["within_illicit"] == 1405
     # the accounts of xblock_2019 that are not in raw_txns: 1,299 normal, 457 phishing

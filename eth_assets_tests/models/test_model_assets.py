@@ -138,6 +138,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.e2e
 def test_mlflow_server_lists_both_runs_for_comparison(graph: Graph) -> None:
     """The real MLflow server on this store answers the search its compare page makes."""
     port = _free_port()
@@ -263,7 +264,7 @@ def test_the_type_model_is_tracked_and_names_the_type_of_flagged_addresses(graph
 
 
 def test_champion_scores_another_chain_without_retraining(
-    graph: Graph, tmp_path_factory: pytest.TempPathFactory
+    graph_copy: Graph, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A second data dir with another simulated chain, scored by the shared registry's
     champion: no training asset runs."""
@@ -271,7 +272,7 @@ def test_champion_scores_another_chain_without_retraining(
     source = SimulatedChainSource(
         seed=7, n_accounts=300, start_date="2021-01-01", days=20, work_dir=str(folder / "sim")
     )
-    resources = resource_set(folder, source, tracker=graph.tracker)
+    resources = resource_set(folder, source, tracker=graph_copy.tracker)
     training = (training_set, illicit_classifier, illicit_type_model, model_comparison)
     selection = [a for a in graph_assets() if a not in training]
     result = materialize(
@@ -290,10 +291,10 @@ def test_champion_scores_another_chain_without_retraining(
     assert scores["illicit_type"].null_count() == 300  # no type model in this data dir
 
 
-def test_a_worse_candidate_does_not_take_the_champion_alias(graph: Graph) -> None:
+def test_a_worse_candidate_does_not_take_the_champion_alias(graph_copy: Graph) -> None:
     """With a champion whose CV ROC-AUC no model reaches, the new version stays a candidate and
     the blocking check stops the run before the scores."""
-    client = MlflowClient(tracking_uri=graph.tracker.resolved_uri())
+    client = MlflowClient(tracking_uri=graph_copy.tracker.resolved_uri())
     current = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
     experiment = client.get_experiment_by_name("eth_assets/illicit_classifier")
     strong = client.create_run(experiment.experiment_id, run_name="a very strong champion")
@@ -301,12 +302,12 @@ def test_a_worse_candidate_does_not_take_the_champion_alias(graph: Graph) -> Non
     client.set_terminated(strong.info.run_id)
     version = client.create_model_version(REGISTERED_MODEL, current.source, strong.info.run_id)
     client.set_registered_model_alias(REGISTERED_MODEL, "champion", version.version)
-    local = graph.folder / "models" / "illicit_classifier" / "model.pkl"
+    local = graph_copy.folder / "models" / "illicit_classifier" / "model.pkl"
     served_locally = local.read_bytes()
     result = materialize(
         [illicit_classifier, address_scores],
-        resources=graph.resources,
-        instance=graph.instance,
+        resources=graph_copy.resources,
+        instance=graph_copy.instance,
         run_config={"ops": SMALL_CLASSIFIER},
         raise_on_error=False,
     )

@@ -33,7 +33,10 @@ def _dagster_cli() -> str | None:
 
 
 DAGSTER = _dagster_cli()
-pytestmark = pytest.mark.skipif(DAGSTER is None, reason="the dagster CLI is not installed")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(DAGSTER is None, reason="the dagster CLI is not installed"),
+]
 
 LOCATION = "eth_assets"
 REPOSITORY = "__repository__"

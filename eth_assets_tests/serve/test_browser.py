@@ -23,6 +23,8 @@ from eth_assets.scores.snapshot import read_current
 from eth_assets.serve.app import ServeSettings, create_app
 from eth_assets_tests.fixtures import KNOWN, Graph, publish_hand_made_scores
 
+pytestmark = pytest.mark.e2e  # a browser and a uvicorn server
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",
