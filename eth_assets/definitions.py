@@ -1,5 +1,15 @@
 """The eth_assets code location: one Definitions with every asset, check, job and resource."""
 
+# ruff: noqa: E402  (the warning filter must be in place before the asset modules load)
+import warnings
+
+from dagster import BetaWarning, PreviewWarning
+
+# Our own decorators use beta and preview parameters (`backfill_policy`, …) on purpose: without
+# this, every CLI run and every step process prints the same warning once per asset.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
+
 from dagster import Definitions, load_assets_from_modules, multiprocess_executor
 
 from eth_assets.features import feature_assets, reference_assets

@@ -1,0 +1,75 @@
+"""The newcomer's path as the README writes it: after the Quickstart, a run from another source
+in the same data dir is refused before any step writes and leaves every file of that data dir
+byte-identical; and the README's real-sample commands, run after the Quickstart, succeed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from eth_assets_tests.fixtures import QuickstartRun
+from eth_assets_tests.fixtures.raw_tables import write_bigquery_schema_folder
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under `folder`, by relative path."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def reader_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a reader's shell: no project or MLflow settings but `settings`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ETH_ASSETS_", "MLFLOW_")) and key != "DAGSTER_HOME"
+    }
+    return {**env, "DAGSTER_HOME": str(home), **settings}
+
+
+def test_another_source_in_the_quickstart_data_dir_is_refused_and_changes_nothing(
+    quickstart: QuickstartRun, tmp_path: Path
+) -> None:
+    folder = tmp_path / "checkout"
+    shutil.copytree(quickstart.folder, folder)
+    data = folder / "data"
+    before = tree_hashes(data)
+    assert any(p.startswith("lake/") for p in before) and "warehouse.duckdb" in before
+    assert any(p.startswith("mlflow/") for p in before) and any(
+        p.startswith("models/") for p in before
+    )
+    labels = folder / "labels.csv"
+    labels.write_text("address\n0x" + "a1" * 20 + "\n")
+    # The Quickstart's selection, from a Parquet folder, in the Quickstart's data dir.
+    words = quickstart.command[quickstart.command.index("dagster") :]
+    env = reader_env(
+        folder / ".dagster_home",
+        ETH_ASSETS_DATA_DIR=str(data),
+        ETH_ASSETS_SOURCE="parquet",
+        ETH_ASSETS_PARQUET_DIR=str(write_bigquery_schema_folder(tmp_path / "export")),
+        ETH_ASSETS_LABEL_FILES=str(labels),
+        ETH_ASSETS_SHARED_DATA=str(folder / "no-shared-data"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", *words],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-3000:]
+    for step in ("raw_transactions", "raw_token_transfers", "illicit_labels"):
+        assert f"{step}: this run's source is parquet:" in output, output[-3000:]
+    assert "Nothing was changed" in output
+    assert tree_hashes(data) == before
+    # Our own asset decorators' beta parameters print nothing on the command line.
+    assert "BetaWarning" not in output and "PreviewWarning" not in output
