@@ -1,7 +1,5 @@
 """Feature tables in the DuckDB warehouse: the address universe and per-address features."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -30,20 +28,26 @@ from eth_assets.common.duckdb_utils import (
 )
 from eth_assets.common.markdown import markdown_table
 from eth_assets.features.as_of import default_as_of, parse_as_of
-from eth_assets.features.drift import MAJOR_SHIFT, feature_drift
+from eth_assets.features.drift import MAJOR_SHIFT
+from eth_assets.features.feature_provenance import Provenance, UniverseProvenance, write_provenance
+from eth_assets.features.feature_run import (
+    FEATURE_TABLES,
+    STAGING_CATALOG,
+    StagedFeatures,
+    drift_against,
+    judge_staged,
+    major_shifts,
+    numeric_features,
+    provenance_of_run,
+    staging_file,
+    universe_parts,
+)
 from eth_assets.features.feature_tables import (
     ACTIVITY_SQL_NAME,
-    ACTIVITY_TABLE,
-    BEHAVIOUR_TABLE,
-    PROVENANCE_TABLE,
     excluded_transfers,
-    feature_summary,
     feature_tables_from_lake,
-    read_provenance,
     register_lake_views,
-    store_kind,
     store_pushed_features,
-    write_provenance,
 )
 from eth_assets.features.pushdown import features_in_bigquery
 from eth_assets.features.universe import (
@@ -55,7 +59,6 @@ from eth_assets.features.universe import (
     universe_addresses,
 )
 from eth_assets.labels.label_assets import illicit_labels
-from eth_assets.labels.label_broadcast import TABLE as LABEL_BROADCAST_TABLE
 from eth_assets.labels.label_broadcast import (
     detect_label_broadcast_tokens,
     detected_tokens,
@@ -78,7 +81,6 @@ from eth_assets.settings import (
     market_gas_prices_file,
 )
 
-UNIVERSE_PROVENANCE_TABLE = "address_universe_provenance"
 AS_OF_DESCRIPTION = (
     "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). "
     "Empty: the end of the latest day of raw_transactions in the lake."
@@ -161,6 +163,7 @@ def address_universe(
         (explicit, config.flag_column or None) if explicit else chain_source.default_address_file()
     )
     with warehouse.connect() as con:
+        as_of = None
         if listed:
             universe = read_address_file(Path(listed[0]), listed[1])
             origin = f"address file {listed[0]}"
@@ -173,13 +176,10 @@ def address_universe(
                     con, as_of, config.sample_size, config.min_transactions, config.seed
                 )
             origin = f"labelled + sample of {config.sample_size} (as_of {as_of.isoformat()})"
+        recorded = UniverseProvenance(source, origin, as_of is not None, as_of, context.run_id)
         with transaction(con):
             rows = store_universe(con, universe, labelled)
-            write_provenance(
-                con,
-                {"chain_source": source, "origin": origin, "dagster_run_id": context.run_id},
-                UNIVERSE_PROVENANCE_TABLE,
-            )
+            write_provenance(con, recorded)
         by_reason = con.sql(
             f"SELECT inclusion_reason, is_labelled_illicit, count(*) AS addresses "
             f"FROM {UNIVERSE_TABLE} GROUP BY ALL ORDER BY ALL"
@@ -229,101 +229,123 @@ USABLE_CHECK = "address_features_usable"
 DRIFT_CHECK = "address_features_drift"
 
 
-def usability_problem(active: int, rows: int, labelled: int, labels: int) -> str | None:
-    """Why a feature table must not reach the models (None when it may). `labels` is the size
-    of the label set when the universe was sampled (labelled addresses with history are always
-    in it), else 0: an explicit address file may rightly hold no labelled address."""
-    if rows and not active:
-        return (
-            f"all {rows} addresses have zero transactions and token transfers before as_of: the "
-            "range holds no data for them. Check the raw partitions and as_of"
+def require_engine(engine: str, chain_source: ChainSource) -> None:
+    """The bigquery engine runs inside BigQuery: refused for any other chain source."""
+    if engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
+        raise ValueError(
+            "engine 'bigquery' runs the features inside BigQuery and needs "
+            f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
         )
-    if labels and not labelled:
-        return (
-            f"the label set holds {labels} addresses, but none is in the universe: the labels "
-            "and the chain data do not match (another source?). Materialize illicit_labels and "
-            "address_universe for this source"
+
+
+def compute_features(
+    con: duckdb.DuckDBPyConnection,
+    chain_source: ChainSource,
+    lake: ParquetLake,
+    provenance: Provenance,
+    broadcasts: pl.DataFrame | None,
+    market_gas: Path | None,
+) -> tuple[int, dict[str, object]]:
+    """Write the feature tables into `con` with the chosen engine; rows, and what the engine
+    reports (BigQuery's bytes, the label-broadcast transfers left out)."""
+    as_of, excluded = provenance.as_of, provenance.excluded_tokens
+    if provenance.engine == "bigquery":
+        addresses = universe_addresses(con)
+        table, reported = features_in_bigquery(chain_source, addresses, as_of, excluded)
+        activity, _ = features_in_bigquery(
+            chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
         )
-    return None
+        return store_pushed_features(con, table, provenance, activity), reported
+    rows = feature_tables_from_lake(con, lake, as_of, excluded, provenance, broadcasts, market_gas)
+    transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
+    return rows, {
+        "label_broadcast_transfers_left_out": transfers,
+        "universe_addresses_that_received_them": recipients,
+    }
 
 
-# Every warehouse table address_features writes: replaced together, or dropped when a run does
-# not write it (the BigQuery engine writes no behaviour features, a run without detection no
-# label-broadcast table).
-FEATURE_TABLES: tuple[str, ...] = (
-    "address_features",
-    BEHAVIOUR_TABLE,
-    ACTIVITY_TABLE,
-    LABEL_BROADCAST_TABLE,
-    PROVENANCE_TABLE,
-)
-STAGING_CATALOG = "address_features_staging"
-# The provenance key recording the blocking check's outcome with the tables it judged.
-USABILITY_KEY = "usability_check"
+def feature_checks(
+    staged: StagedFeatures, labels: int, staging: Path, drift: pl.DataFrame | None
+) -> list[AssetCheckResult]:
+    """The blocking usability check and the drift check, as Dagster results."""
+    problem, worst = staged.usability.problem, major_shifts(drift)
+    return [
+        AssetCheckResult(
+            check_name=USABLE_CHECK,
+            passed=problem is None,
+            description=problem,
+            metadata={
+                "addresses": staged.rows,
+                "addresses_with_activity": staged.usability.addresses_with_activity,
+                "labelled_in_universe": staged.usability.labelled_in_universe,
+                "label_set_addresses": labels,
+                "stored": problem is None,
+                "refused_tables": MetadataValue.path(str(staging)) if problem else "none",
+            },
+        ),
+        AssetCheckResult(
+            check_name=DRIFT_CHECK,
+            passed=worst.height == 0,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "compared_with": "the previous address_features"
+                if drift is not None
+                else "nothing (first materialization)",
+                "max_psi": float(drift["psi"].max() or 0.0) if drift is not None else 0.0,
+                "psi": MetadataValue.md(markdown_table(drift.head(60)))
+                if drift is not None
+                else MetadataValue.md("no previous table"),
+            },
+        ),
+    ]
 
 
-def staging_file(warehouse_file: Path) -> Path:
-    """Where address_features writes its tables before the check: beside the warehouse; kept
-    after a failed check to show what was refused."""
-    return warehouse_file.with_name(f"{warehouse_file.stem}.address_features.staging.duckdb")
+def feature_metadata(
+    staged: StagedFeatures,
+    provenance: Provenance,
+    configured: tuple[str, ...],
+    broadcasts: pl.DataFrame | None,
+    reported: dict[str, object],
+    staging: Path,
+    warehouse: Path,
+) -> dict[str, object]:
+    """What the Dagster UI shows of a materialization of address_features."""
+    excluded, engine = provenance.excluded_tokens, provenance.engine
+    return {
+        "dagster/row_count": staged.rows,
+        "stored": MetadataValue.text(
+            "yes: the warehouse holds these tables"
+            if staged.usability.problem is None
+            else f"no: {USABLE_CHECK} failed, the previous tables are kept; these are in {staging}"
+        ),
+        "as_of": provenance.as_of.isoformat(),
+        "engine": engine,
+        "label_broadcast_tokens_left_out": MetadataValue.text(", ".join(excluded) or "none"),
+        "label_broadcast_tokens": MetadataValue.md(
+            markdown_table(left_out_table(configured, broadcasts)) if excluded else "none"
+        ),
+        "label_broadcast_detection": MetadataValue.text(detection_summary(broadcasts, engine)),
+        **{k: MetadataValue.text(str(v)) for k, v in reported.items()},
+        "columns": len(staged.summary),
+        "summary": MetadataValue.md(markdown_table(staged.summary)),
+        "warehouse": MetadataValue.path(str(warehouse)),
+    }
 
 
-@dataclass(frozen=True)
-class Usability:
-    """The blocking check's inputs and verdict on a feature table."""
-
-    problem: str | None
-    addresses_with_activity: int
-    labelled_in_universe: int
-
-
-def judge_features(
-    con: duckdb.DuckDBPyConnection, current: pl.DataFrame, rows: int, labels: int
-) -> Usability:
-    """The usability check of the `current` address_features (numeric columns) beside the
-    universe in `con`; `labels` as in `usability_problem`."""
-    labelled = con.execute(
-        f"SELECT count(*) FILTER (WHERE is_labelled_illicit) FROM {UNIVERSE_TABLE}"
-    ).fetchall()[0][0]
-    activity = [c for c in ("total_transactions", "total_erc20_tnxs") if c in current.columns]
-    active = current.filter(pl.sum_horizontal(activity) > 0).height if activity else rows
-    return Usability(usability_problem(active, rows, int(labelled), labels), active, int(labelled))
-
-
-def record_usability(con: duckdb.DuckDBPyConnection, problem: str | None) -> None:
-    """Write the check's outcome into the feature provenance beside the tables it judged."""
-    outcome = "passed" if problem is None else f"failed: {problem}"
-    con.execute(f"DELETE FROM {PROVENANCE_TABLE} WHERE key = ?", [USABILITY_KEY]).fetchall()
-    con.execute(
-        f"INSERT INTO {PROVENANCE_TABLE} VALUES (?, ?)", [USABILITY_KEY, outcome]
-    ).fetchall()
-
-
-def unusable_features(provenance: Mapping[str, str]) -> str | None:
-    """Why a reader must refuse the stored address_features (None when it may read them): its
-    provenance records no passed usability check."""
-    outcome = provenance.get(USABILITY_KEY)
-    if outcome == "passed":
-        return None
-    if outcome is None:
-        return (
-            "address_features records no passed usability check (written by an older "
-            "version, which stored a table even when the check failed): materialize "
-            "address_features again"
+def log_outcome(
+    context: AssetExecutionContext, problem: str | None, staging: Path, worst: pl.DataFrame
+) -> None:
+    """Say in the run's log what was refused and which features drifted."""
+    if problem is not None:
+        context.log.error(
+            f"address_features is not usable: {problem}. The warehouse keeps its previous "
+            f"feature tables; the refused ones are in {staging} for inspection"
         )
-    return (
-        f"address_features {outcome}: check the raw partitions, as_of and the labels, then "
-        "materialize address_features again"
-    )
-
-
-def _previous_numeric(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    """The stored address_features (numeric columns), before this run replaces it."""
-    if not con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'address_features'"
-    ).fetchall()[0][0]:
-        return None
-    return con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
+    if worst.height:
+        context.log.warning(
+            f"feature drift: {worst.height} features with PSI above {MAJOR_SHIFT}: "
+            + ", ".join(f"{f} {v:.2f}" for f, v in worst.select("feature", "psi").iter_rows())
+        )
 
 
 @asset(
@@ -359,138 +381,57 @@ def address_features(
     """The 44 Farrugia/CatBoost-paper features, the investor-profile features and, in
     `behaviour_features`, gas, contract-call, timing and counterparty behaviour."""
     engine = config.engine or feature_engine()
-    if engine == "bigquery" and not isinstance(chain_source, BigQueryChainSource):
-        raise ValueError(
-            "engine 'bigquery' runs the features inside BigQuery and needs "
-            f"ETH_ASSETS_SOURCE=bigquery; the chain source is {chain_source.describe()}"
-        )
+    require_engine(engine, chain_source)
     as_of = resolve_as_of(lake, config.as_of)
-    source = chain_source.describe()
     configured = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
     detect = config.exclude_label_broadcast_tokens and config.detect_label_broadcast_tokens
     broadcasts = label_broadcasts_in_lake(lake, as_of) if detect and engine == "local" else None
-    excluded = tokens_left_out(configured, broadcasts)
+    complete = chain_source.holds_complete_histories()
     # a store of chosen accounts' histories knows only their days: the market comes from a file
-    market_gas = None if chain_source.holds_complete_histories() else market_gas_prices_file()
-    provenance = {
-        "as_of": as_of.isoformat(),
-        "engine": engine,
-        "chain_source": source,
-        "complete_histories": chain_source.holds_complete_histories(),
-        "store_kind": store_kind(chain_source.holds_complete_histories()),
-        "market_gas_prices": str(market_gas) if market_gas else "the store's own days",
-        "lake": str(lake.root_path()),
-        "excluded_tokens": list(excluded),
-        "dagster_run_id": context.run_id,
-    }
-    engine_metadata: dict[str, object] = {}
+    market_gas = None if complete else market_gas_prices_file()
+    provenance = provenance_of_run(
+        as_of,
+        engine,
+        chain_source.describe(),
+        complete,
+        market_gas,
+        lake.root_path(),
+        tokens_left_out(configured, broadcasts),
+        context.run_id,
+    )
+    raw: dict[str, SourceOfPart] = {}
+    if engine == "local":
+        raw = {"raw_transactions": lake.sources("transactions")}
+        raw["raw_token_transfers"] = lake.sources("token_transfers")
     staging = staging_file(warehouse.file_path())
     with warehouse.connect() as con:
         require_universe(con)
-        previous = _previous_numeric(con)
-        universe_provenance = read_provenance(con, UNIVERSE_PROVENANCE_TABLE)
-        parts: dict[str, SourceOfPart] = {
-            "address_universe": universe_provenance.get("chain_source")
-        }
-        if engine == "local":
-            parts |= {
-                "raw_transactions": lake.sources("transactions"),
-                "raw_token_transfers": lake.sources("token_transfers"),
-            }
-        require_one_source(source, parts)
-        sampled = universe_provenance.get("origin", "").startswith("labelled + sample")
+        previous = numeric_features(con)
+        parts, sampled = universe_parts(con, raw)
+        require_one_source(provenance.chain_source, parts)
         labels = lake.labelled_addresses().len() if sampled else 0
         # Written to a staging file first: the warehouse's tables are replaced only once the
         # blocking check passed, so no reader ever sees a table the check refused.
         with staging_catalog(con, staging, STAGING_CATALOG, copy_in=[UNIVERSE_TABLE]) as home:
-            if engine == "bigquery":
-                addresses = universe_addresses(con)
-                table, engine_metadata = features_in_bigquery(
-                    chain_source, addresses, as_of, excluded
-                )
-                activity, _ = features_in_bigquery(
-                    chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
-                )
-                rows = store_pushed_features(con, table, provenance, activity)
-            else:
-                rows = feature_tables_from_lake(
-                    con, lake, as_of, excluded, provenance, broadcasts, market_gas
-                )
-                transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
-                engine_metadata = {
-                    "label_broadcast_transfers_left_out": transfers,
-                    "universe_addresses_that_received_them": recipients,
-                }
-            summary = feature_summary(con, "address_features")
-            current = con.sql("SELECT * EXCLUDE (address) FROM address_features").pl()
-            usability = judge_features(con, current, rows, labels)
-            problem = usability.problem
-            record_usability(con, problem)
-            if problem is None:
+            rows, reported = compute_features(
+                con, chain_source, lake, provenance, broadcasts, market_gas
+            )
+            staged = judge_staged(con, rows, labels)
+            if staged.usability.problem is None:
                 publish_staged(con, STAGING_CATALOG, home, FEATURE_TABLES)
-    if problem is None:
+    if staged.usability.problem is None:
         remove_database_file(staging)
-    else:
-        context.log.error(
-            f"address_features is not usable: {problem}. The warehouse keeps its previous "
-            f"feature tables; the refused ones are in {staging} for inspection"
-        )
-    drift = feature_drift(previous, current) if previous is not None else None
-    worst = drift.filter(pl.col("psi") > MAJOR_SHIFT) if drift is not None else None
-    if worst is not None and worst.height:
-        context.log.warning(
-            f"feature drift: {worst.height} features with PSI above {MAJOR_SHIFT}: "
-            + ", ".join(f"{f} {v:.2f}" for f, v in worst.select("feature", "psi").iter_rows())
-        )
-    checks = [
-        AssetCheckResult(
-            check_name=USABLE_CHECK,
-            passed=problem is None,
-            description=problem,
-            metadata={
-                "addresses": rows,
-                "addresses_with_activity": usability.addresses_with_activity,
-                "labelled_in_universe": usability.labelled_in_universe,
-                "label_set_addresses": labels,
-                "stored": problem is None,
-                "refused_tables": MetadataValue.path(str(staging)) if problem else "none",
-            },
-        ),
-        AssetCheckResult(
-            check_name=DRIFT_CHECK,
-            passed=not (worst is not None and worst.height),
-            severity=AssetCheckSeverity.WARN,
-            metadata={
-                "compared_with": "the previous address_features"
-                if drift is not None
-                else "nothing (first materialization)",
-                "max_psi": float(drift["psi"].max() or 0.0) if drift is not None else 0.0,
-                "psi": MetadataValue.md(markdown_table(drift.head(60)))
-                if drift is not None
-                else MetadataValue.md("no previous table"),
-            },
-        ),
-    ]
+    drift = drift_against(previous, staged.current)
+    log_outcome(context, staged.usability.problem, staging, major_shifts(drift))
     return MaterializeResult(
-        check_results=checks,
-        metadata={
-            "dagster/row_count": rows,
-            "stored": MetadataValue.text(
-                "yes: the warehouse holds these tables"
-                if problem is None
-                else f"no: {USABLE_CHECK} failed, the previous tables are kept; these are in "
-                f"{staging}"
-            ),
-            "as_of": as_of.isoformat(),
-            "engine": engine,
-            "label_broadcast_tokens_left_out": MetadataValue.text(", ".join(excluded) or "none"),
-            "label_broadcast_tokens": MetadataValue.md(
-                markdown_table(left_out_table(configured, broadcasts)) if excluded else "none"
-            ),
-            "label_broadcast_detection": MetadataValue.text(detection_summary(broadcasts, engine)),
-            **{k: MetadataValue.text(str(v)) for k, v in engine_metadata.items()},
-            "columns": len(summary),
-            "summary": MetadataValue.md(markdown_table(summary)),
-            "warehouse": MetadataValue.path(str(warehouse.file_path())),
-        },
+        check_results=feature_checks(staged, labels, staging, drift),
+        metadata=feature_metadata(
+            staged,
+            provenance,
+            configured,
+            broadcasts,
+            reported,
+            staging,
+            warehouse.file_path(),
+        ),
     )

@@ -9,8 +9,7 @@ DuckDB connection that has `transactions`, `token_transfers` and `universe` defi
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -24,6 +23,7 @@ from eth_assets.common.addresses import normalize_address
 from eth_assets.common.chain_time import as_utc
 from eth_assets.common.duckdb_utils import sql_literal, transaction
 from eth_assets.common.sql_files import load_sql
+from eth_assets.features.feature_provenance import Provenance, write_provenance
 from eth_assets.features.universe import UNIVERSE_TABLE
 from eth_assets.labels.label_broadcast import store_label_broadcast_tokens
 
@@ -302,42 +302,13 @@ def create_address_activity(
     return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
 
 
-PROVENANCE_TABLE = "feature_provenance"
-
-
-def write_provenance(
-    con: duckdb.DuckDBPyConnection,
-    provenance: Mapping[str, object],
-    table: str = PROVENANCE_TABLE,
-) -> None:
-    """How a warehouse table was computed (for address_features: as_of, engine, source, lake,
-    tokens left out), as key/value rows; called inside the transaction that writes the table."""
-    if not table.replace("_", "").isalnum():
-        raise ValueError(f"not a plain table name: {table!r}")
-    con.execute(f"CREATE OR REPLACE TABLE {table} (key VARCHAR, value VARCHAR)").fetchall()
-    rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in provenance.items()]
-    con.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
-
-
-def read_provenance(
-    con: duckdb.DuckDBPyConnection, table: str = PROVENANCE_TABLE
-) -> dict[str, str]:
-    """The stored provenance of a warehouse table; empty when it was never recorded."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
-    ).fetchall()[0][0]
-    if not found:
-        return {}
-    return dict(con.execute(f"SELECT key, value FROM {table}").fetchall())
-
-
 @naming_damaged_lake_files
 def feature_tables_from_lake(
     con: duckdb.DuckDBPyConnection,
     lake: RawRelations,
     as_of: datetime,
     excluded_tokens: Sequence[str] = (),
-    provenance: Mapping[str, object] | None = None,
+    provenance: Provenance | None = None,
     label_broadcast: pl.DataFrame | None = None,
     market_gas: Path | None = None,
 ) -> int:
@@ -385,7 +356,7 @@ def features_of_addresses(
 def store_pushed_features(
     con: duckdb.DuckDBPyConnection,
     features: pa.Table,
-    provenance: Mapping[str, object] | None = None,
+    provenance: Provenance | None = None,
     activity: pa.Table | None = None,
 ) -> int:
     """`address_features` (and `address_activity`) computed in BigQuery, with its `provenance`;

@@ -16,8 +16,9 @@ from pydantic import Field
 
 from eth_assets.common.markdown import markdown_table
 from eth_assets.features.as_of import parse_as_of
-from eth_assets.features.feature_assets import address_features, address_universe, unusable_features
-from eth_assets.features.feature_tables import BEHAVIOUR_TABLE, read_provenance
+from eth_assets.features.feature_assets import address_features, address_universe
+from eth_assets.features.feature_provenance import read_provenance, unusable_features
+from eth_assets.features.feature_tables import BEHAVIOUR_TABLE
 from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules
 from eth_assets.models.ml.cleaning import clean_dataset, unusable_cells
 from eth_assets.models.model_runs import (
@@ -48,7 +49,7 @@ def features_as_of(con: duckdb.DuckDBPyConnection) -> str:
     """The cutoff address_features was computed with, as stored beside it in the warehouse;
     refused when the stored table has not passed its blocking usability check."""
     provenance = read_provenance(con)
-    if "as_of" not in provenance:
+    if provenance is None:
         raise LookupError(
             "address_features has no recorded cutoff (never materialized, or by an older "
             "version): materialize address_features first"
@@ -56,7 +57,7 @@ def features_as_of(con: duckdb.DuckDBPyConnection) -> str:
     problem = unusable_features(provenance)
     if problem is not None:
         raise ValueError(f"clean_features refuses the stored features: {problem}")
-    return provenance["as_of"]
+    return provenance.as_of.isoformat()
 
 
 @asset(

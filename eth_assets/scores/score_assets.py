@@ -1,18 +1,11 @@
 """Per-address scores, published as an immutable snapshot for the address page and the API."""
 
-import json
-import pickle
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
@@ -25,18 +18,20 @@ from pydantic import Field
 
 from eth_assets import settings
 from eth_assets.common.markdown import markdown_table
-from eth_assets.features.feature_tables import ACTIVITY_TABLE, read_provenance
+from eth_assets.features.feature_provenance import Provenance, read_provenance
+from eth_assets.features.feature_tables import ACTIVITY_TABLE
 from eth_assets.labels.label_files import LABEL_COLUMNS
 from eth_assets.lake.store_check import store_kind_problem
 from eth_assets.models.classifier_assets import REGISTERED_MODEL, illicit_classifier
 from eth_assets.models.dataset_assets import clean_features
 from eth_assets.models.illicit_type_assets import ASSET as TYPE_ASSET
 from eth_assets.models.illicit_type_assets import illicit_type_model
+from eth_assets.models.model_result import Check, ModelResult
 from eth_assets.models.model_runs import (
+    finish,
     read_fit,
     read_flagged_features,
     read_table,
-    replace_tables,
     table_exists,
 )
 from eth_assets.models.profile_assets import investor_profiles
@@ -51,24 +46,12 @@ from eth_assets.scores.exposure import (
     LISTED_TABLE,
     MONTHLY_TABLE,
     ExposureInputs,
-    exposure_declaration,
     exposure_declaration_problem,
-    label_hits_frame,
     labels_fingerprint,
-    publishable_exposure,
     read_exposure_provenance,
-    training_label_overlap,
 )
 from eth_assets.scores.exposure_assets import address_exposure
-from eth_assets.scores.snapshot import publish_snapshot, read_current
-from eth_assets.serve.context import (
-    COUNTERPARTIES,
-    ENTITIES,
-    EXPOSURE,
-    HOLDINGS,
-    MANIFEST,
-    MONTHLY,
-)
+from eth_assets.scores.snapshot import POINTER, Manifest, publish_snapshot, read_current
 
 STORE_KIND_CHECK = "address_scores_store_kind"
 EXPOSURE_CHECK = "address_scores_exposure_sources"
@@ -76,6 +59,7 @@ EXPOSURE_CHECK = "address_scores_exposure_sources"
 if TYPE_CHECKING:
     from eth_assets.models.ml.classifier import IllicitModel
     from eth_assets.models.ml.illicit_type import IllicitTypeModel
+    from eth_assets.scores.publication import Publication, ScoreInputs
 
 
 class AddressScoresConfig(Config):
@@ -116,21 +100,6 @@ def _type_model(models: ModelStore) -> tuple["IllicitTypeModel | None", str]:
     return model, f"{', '.join(model.types)} ({path})"
 
 
-def _profile_values(flagged: pl.DataFrame, fit: dict[str, str], path: Path) -> pl.DataFrame:
-    """Per address, its values of the profile features as JSON (what the page shows)."""
-    from eth_assets.models.ml.cleaning import cleaning_from_json
-    from eth_assets.models.ml.profiles import load_profile_model
-
-    model = load_profile_model(path)
-    imputed = cleaning_from_json(fit["cleaning"]).impute(flagged, model.source_columns)
-    return pl.DataFrame(
-        {
-            "address": flagged["address"],
-            "profile_values": [json.dumps(row) for row in model.values(imputed)],
-        }
-    )
-
-
 def _labels(lake: ParquetLake) -> pl.DataFrame:
     """The lake's label rows (address, source, category, subcategory, name, date); empty before
     illicit_labels ran."""
@@ -163,6 +132,68 @@ def _exposure_inputs(con: duckdb.DuckDBPyConnection) -> ExposureInputs:
         else None,
         provenance=read_exposure_provenance(con),
     )
+
+
+def read_score_inputs(con: duckdb.DuckDBPyConnection) -> "ScoreInputs":
+    """What address_scores reads from the warehouse."""
+    from eth_assets.scores.publication import ScoreInputs
+
+    return ScoreInputs(
+        flagged=read_flagged_features(con).sort("address"),
+        assigned=read_table(con, "investor_profile_assignments", "investor_profiles"),
+        profiles=read_table(con, "investor_profiles", "investor_profiles"),
+        fit=read_fit(con),
+        provenance=read_provenance(con),
+        training=read_table(con, "training_set", "training_set")
+        if table_exists(con, "training_set")
+        else None,
+        exposure=_exposure_inputs(con),
+    )
+
+
+def store_kind_check(
+    model: "IllicitModel", provenance: Provenance | None, flagged: pl.DataFrame
+) -> tuple[Check, str | None]:
+    """Whether the model was trained on the kind of store the scored features come from."""
+    data_kind = provenance.store_kind if provenance else ""
+    model_kind = getattr(model, "store_kind", "")
+    problem, shifts = store_kind_problem(
+        model_kind, data_kind, model.cleaning.means, flagged.filter(pl.col("has_activity"))
+    )
+    metadata = {
+        "model_store_kind": model_kind or "not recorded",
+        "data_store_kind": data_kind or "not recorded",
+        "feature_means": MetadataValue.md(markdown_table(shifts)),
+        "problem": problem or "none",
+    }
+    return Check(STORE_KIND_CHECK, problem is None, metadata, warn=True), problem
+
+
+def exposure_check(
+    publication: "Publication", published: Manifest, inputs: "ScoreInputs", labels: pl.DataFrame
+) -> Check:
+    """Whether the published manifest declares the label lists exposure was computed from."""
+    recorded = inputs.exposure.provenance
+    problem = exposure_declaration_problem(
+        published,
+        publication.sources,
+        publication.overlap,
+        inputs.training is not None,
+        labels_changed=recorded.get("labels_fingerprint") != labels_fingerprint(labels),
+    )
+    declared = publication.declaration
+    metadata = {
+        "label_sources": MetadataValue.json(publication.sources),
+        "sources_also_training_labels": MetadataValue.json(
+            declared["sources_also_training_labels"]
+        ),
+        "overlap_with_training_labels": MetadataValue.md(markdown_table(publication.overlap)),
+        "indirect_exposure": MetadataValue.text(
+            str(declared["indirect_note"] or "computed (the store holds whole histories)")
+        ),
+        "problem": problem or "none",
+    }
+    return Check(EXPOSURE_CHECK, problem is None, metadata)
 
 
 @asset(
@@ -204,189 +235,58 @@ def address_scores(
     models: ModelStore,
 ) -> MaterializeResult:
     """Calibrated illicit probability, band, likely type, profile and reasons per address."""
-    # CatBoost and the on-the-fly scorer's imports: loaded where used
-    from eth_assets.scores.scoring import population_frame, score_addresses
-    from eth_assets.serve.on_the_fly import (
-        CLEANING,
-        LABELS,
-        MODEL,
-        POPULATIONS,
-        PROFILES,
-        TYPE_MODEL,
-        on_the_fly_terms,
-    )
+    # CatBoost and the scorer's imports: loaded where used
+    from eth_assets.scores.publication import prepare_publication, score_summary
 
-    which = config.model or settings.scoring_model()
-    model, model_name = _model(which, tracker, models)
+    model, model_name = _model(config.model or settings.scoring_model(), tracker, models)
     type_model, type_note = _type_model(models)
     with warehouse.connect(read_only=True) as con:
-        flagged = read_flagged_features(con).sort("address")
-        assigned = read_table(con, "investor_profile_assignments", "investor_profiles")
-        profiles = read_table(con, "investor_profiles", "investor_profiles")
-        fit = read_fit(con)
-        provenance = read_provenance(con)
-        training = (
-            read_table(con, "training_set", "training_set")
-            if table_exists(con, "training_set")
-            else None
-        )
-        exposure_inputs = _exposure_inputs(con)
-    known = flagged["is_labelled_illicit"].to_numpy()
-    if training is not None:
-        illicit = set(training.filter(pl.col("label") == 1)["address"].to_list())
-        known = flagged["address"].is_in(list(illicit)).to_numpy() | known
-    active = flagged["has_activity"].to_numpy()
-    scores = score_addresses(model, flagged, active, known, config.reasons, type_model)
-    published_at = datetime.now(UTC)
-    profile_model = models.folder("investor_profiles") / "model.pkl"
-    profile_values = _profile_values(flagged, fit, profile_model)
+        inputs = read_score_inputs(con)
     labels = _labels(lake)
-    label_hits = label_hits_frame(labels)
-    scores = (
-        scores.join(
-            assigned.select("address", "profile_id", "profile_name"), on="address", how="left"
-        )
-        .join(
-            profiles.select("profile_id", profile_sets_apart="sets_apart"),
-            on="profile_id",
-            how="left",
-        )
-        .join(profile_values, on="address", how="left")
-        .join(label_hits, on="address", how="left")
-        .with_columns(
-            is_labelled_illicit=flagged["is_labelled_illicit"],
-            model=pl.lit(model_name),
-            model_as_of=pl.lit(model.as_of),
-            model_chain_source=pl.lit(model.chain_source),
-            as_of=pl.lit(fit["as_of"]),
-            chain_source=pl.lit(fit["chain_source"]),
-            scored_at=pl.lit(published_at),
-        )
-        .sort("address")
+    published_at = datetime.now(UTC)
+    publication = prepare_publication(
+        model,
+        model_name,
+        type_model,
+        inputs,
+        labels,
+        models.folder("investor_profiles") / "model.pkl",
+        config.reasons,
+        context.run_id,
+        published_at,
     )
-    with warehouse.connect() as con:
-        replace_tables(con, {"address_scores": scores})
-    name = f"{published_at:%Y%m%dT%H%M%S}-{context.run_id[:8]}"
-    populations = population_frame(model, flagged, active, known)
-    on_the_fly = on_the_fly_terms(provenance, fit)
-    exposure = publishable_exposure(
-        exposure_inputs,
-        scores["address"].to_list(),
-        label_hits["address"].to_list(),
-        scores.filter(pl.col("is_flagged"))["address"].to_list(),
-    )
-    sources = json.loads(exposure_inputs.provenance.get("label_sources", "[]"))
-    overlap = training_label_overlap(labels.filter(pl.col("source").is_in(sources)), training)
-    declaration = exposure_declaration(
-        sources,
-        overlap,
-        exposure_inputs.provenance.get("indirect_note", ""),
-        training is not None,
-    )
-    manifest = {
-        "model": model_name,
-        "as_of": fit["as_of"],
-        "chain_source": fit["chain_source"],
-        "dagster_run_id": context.run_id,
-        "published_at": published_at.isoformat(),
-        "bands": [list(b) for b in model.calibration.bands],
-        "threshold": model.calibration.threshold,
-        "on_the_fly": on_the_fly,
-        "exposure": declaration,
-    }
-    # What the address page needs to score an address the snapshot lacks, published with it.
-    attachments = {
-        MODEL: lambda path: Path(path).write_bytes(pickle.dumps(model)),
-        PROFILES: lambda path: shutil.copyfile(profile_model, path),
-        CLEANING: lambda path: Path(path).write_text(fit["cleaning"]),
-        POPULATIONS: lambda path: populations.write_parquet(path),
-        LABELS: lambda path: label_hits.write_parquet(path),
-        # The address page's context: exposure, counterparties, activity, holdings.
-        EXPOSURE: lambda path: exposure.exposure.write_parquet(path),
-        COUNTERPARTIES: lambda path: exposure.counterparties.write_parquet(path),
-        MONTHLY: lambda path: exposure.monthly.write_parquet(path),
-        HOLDINGS: lambda path: exposure.holdings.write_parquet(path),
-        ENTITIES: lambda path: exposure_inputs.entities.write_parquet(path),
-        MANIFEST: lambda path: Path(path).write_text(json.dumps(manifest, default=str)),
-    }
-    if type_model is not None:
-        attachments[TYPE_MODEL] = lambda path: Path(path).write_bytes(pickle.dumps(type_model))
     path = publish_snapshot(
-        scores,
+        publication.scores,
         models.published("address_scores"),
-        name,
-        manifest,
-        attachments=attachments,
+        f"{published_at:%Y%m%dT%H%M%S}-{context.run_id[:8]}",
+        publication.manifest,
+        attachments=publication.attachments,
     )
     # What the page reads: the published pointer, checked as published.
     _, published = read_current(path.parent)
-    exposure_problem = exposure_declaration_problem(
-        published,
-        sources,
-        overlap,
-        training is not None,
-        labels_changed=exposure_inputs.provenance.get("labels_fingerprint")
-        != labels_fingerprint(labels),
-    )
-    bands = scores.group_by("band").len().sort("len", descending=True)
-    types = (
-        scores.filter(pl.col("is_flagged"))
-        .group_by("illicit_type")
-        .len()
-        .sort("len", descending=True)
-        .with_columns(pl.col("illicit_type").fill_null("none"))
-    )
-    scored = scores.filter(pl.col("has_activity"))
-    data_kind = provenance.get("store_kind", "")
-    model_kind = getattr(model, "store_kind", "")
-    problem, shifts = store_kind_problem(
-        model_kind, data_kind, model.cleaning.means, flagged.filter(pl.col("has_activity"))
-    )
+    store_check, problem = store_kind_check(model, inputs.provenance, inputs.flagged)
     if problem:
         context.log.warning(f"address_scores: {problem}")
-    store_check = AssetCheckResult(
-        check_name=STORE_KIND_CHECK,
-        passed=problem is None,
-        severity=AssetCheckSeverity.WARN,
-        description=problem,
+    bands, types, mean_probability = score_summary(publication.scores)
+    terms = publication.manifest["on_the_fly"]
+    result = ModelResult(
+        tables={"address_scores": publication.scores},
+        row_count=publication.scores.height,
         metadata={
-            "model_store_kind": model_kind or "not recorded",
-            "data_store_kind": data_kind or "not recorded",
-            "feature_means": MetadataValue.md(markdown_table(shifts)),
-        },
-    )
-    exposure_check = AssetCheckResult(
-        check_name=EXPOSURE_CHECK,
-        passed=exposure_problem is None,
-        description=exposure_problem,
-        metadata={
-            "label_sources": MetadataValue.json(sources),
-            "sources_also_training_labels": MetadataValue.json(
-                declaration["sources_also_training_labels"]
-            ),
-            "overlap_with_training_labels": MetadataValue.md(markdown_table(overlap)),
-            "indirect_exposure": MetadataValue.text(
-                declaration["indirect_note"] or "computed (the store holds whole histories)"
-            ),
-        },
-    )
-    return MaterializeResult(
-        check_results=[store_check, exposure_check],
-        metadata={
-            "dagster/row_count": scores.height,
             "model": model_name,
-            "as_of": fit["as_of"],
-            "flagged": int(scores["is_flagged"].sum()),
-            "mean_probability": float(np.nanmean(scored["probability"].to_numpy()))
-            if scored.height
-            else float("nan"),
-            "bands": MetadataValue.md(markdown_table(bands)),
-            "illicit_types_of_flagged": MetadataValue.md(markdown_table(types)),
+            "as_of": inputs.fit["as_of"],
+            "flagged": int(publication.scores["is_flagged"].sum()),
+            "mean_probability": mean_probability,
             "illicit_type_model": MetadataValue.text(type_note),
-            "snapshot": MetadataValue.path(str(path)),
-            "pointer": MetadataValue.path(str(path.parent / "current.json")),
             "on_the_fly_scoring": MetadataValue.text(
-                "allowed" if on_the_fly["allowed"] else f"off: {on_the_fly['why_not']}"
+                "allowed" if terms["allowed"] else f"off: {terms['why_not']}"
             ),
         },
+        markdown={
+            "bands": markdown_table(bands),
+            "illicit_types_of_flagged": markdown_table(types),
+        },
+        paths={"snapshot": path, "pointer": path.parent / POINTER},
+        checks=[store_check, exposure_check(publication, published, inputs, labels)],
     )
+    return finish(context, result, warehouse)

@@ -11,8 +11,15 @@ import polars as pl
 from eth_assets.models.ml.classifier import IllicitModel
 from eth_assets.models.ml.explain import REASON_TYPE, Reason, explain_rows, top_reasons
 from eth_assets.models.ml.illicit_type import IllicitTypeModel
+from eth_assets.scores.snapshot import SCORE_SCHEMA, SCORED_COLUMNS
 
 NO_ACTIVITY_BAND = "no activity"
+
+
+def scored_frame(columns: dict[str, object]) -> pl.DataFrame:
+    """The scorer's columns in the snapshot schema's order and dtypes."""
+    frame = pl.DataFrame(columns)
+    return frame.select(pl.col(name).cast(SCORE_SCHEMA[name]) for name in SCORED_COLUMNS)
 
 
 def shap_in_points(
@@ -106,7 +113,7 @@ def score_addresses(
     for row, reasons_of_row in zip(scored_rows, explained, strict=True):
         found[row] = reasons_of_row
     types = illicit_types(type_model, frame, flagged)
-    return pl.DataFrame(
+    return scored_frame(
         {
             "address": frame["address"],
             "has_activity": active,
@@ -211,7 +218,7 @@ def score_new_addresses(
             )
         )
     low, high = _intervals(scores)
-    return pl.DataFrame(
+    return scored_frame(
         {
             "address": frame["address"],
             "has_activity": np.ones(frame.height, dtype=bool),

@@ -10,7 +10,6 @@ the page and the API render (`Snapshot.context`); definitions in docs/exposure.m
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,20 +20,19 @@ from typing import Any
 import polars as pl
 
 from eth_assets.scores.exposure import MEASURES, SHARES, AddressExposure
-from eth_assets.scores.snapshot import attachment_path
+from eth_assets.scores.snapshot import (
+    CONTEXT_ATTACHMENTS,
+    COUNTERPARTIES,
+    ENTITIES,
+    EXPOSURE,
+    HOLDINGS,
+    MONTHLY,
+    attachment_path,
+    manifest_beside,
+    read_manifest,
+)
 
 log = logging.getLogger(__name__)
-
-# The snapshot's attachments the context reads (suffix → what it holds).
-EXPOSURE, COUNTERPARTIES, MONTHLY, HOLDINGS, ENTITIES, MANIFEST = (
-    "exposure.parquet",  # one row per address: totals and shares, first/last seen
-    "counterparties.parquet",  # top counterparties per address by value and by count
-    "monthly.parquet",  # activity per address and month
-    "holdings.parquet",  # non-zero token balances per address
-    "entities.parquet",  # entity kinds (exchange, …) by address
-    "manifest.json",  # the snapshot's manifest, kept beside it for the score history
-)
-CONTEXT_ATTACHMENTS: tuple[str, ...] = (EXPOSURE, COUNTERPARTIES, MONTHLY, HOLDINGS)
 
 
 def _float(value) -> float | None:
@@ -300,8 +298,8 @@ def read_past_scores(path: Path, manifest: Mapping[str, object] | None = None) -
     """A snapshot file's scores, with its manifest (given, else its manifest.json attachment
     beside it, else none)."""
     if manifest is None:
-        beside = path.with_name(f"{path.stem}.{MANIFEST}")
-        manifest = json.loads(beside.read_text()) if beside.is_file() else {}
+        beside = manifest_beside(path)
+        manifest = read_manifest(beside) if beside.is_file() else {}
     frame = pl.read_parquet(path, columns=["address", "probability", "band"])
     published_at = manifest.get("published_at")
     return PastScores(

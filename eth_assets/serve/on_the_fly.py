@@ -7,9 +7,9 @@ one, names a flagged address's likely type); its reasons' percentiles are measur
 the populations published with the snapshot. Its context (exposure, counterparties, activity,
 holdings: `OnTheFlyScorer.context`) comes from the pipeline's exposure SQL and functions the same
 way, with the snapshot's listed and flagged addresses. Only a store that holds whole histories
-allows it:
-an address that merely traded with the universe of a sample of chosen accounts has a partial
-history there, and scoring it would be scoring a fragment (`on_the_fly_terms` decides).
+allows it: an address that merely traded with the universe of a sample of chosen accounts has a
+partial history there, and scoring it would be scoring a fragment (decided when publishing, by
+`scores.publication.on_the_fly_terms`).
 """
 
 from __future__ import annotations
@@ -40,20 +40,18 @@ from eth_assets.models.ml.illicit_type import IllicitTypeModel
 from eth_assets.models.ml.profiles import ProfileModel
 from eth_assets.scores.exposure import exposure_of_addresses
 from eth_assets.scores.scoring import Populations, populations_from_frame, score_new_addresses
-from eth_assets.scores.snapshot import attachment_path
-from eth_assets.serve.context import contexts_from_frames, read_label_hits
-from eth_assets.settings import PARQUET_COMPLETE_ENV
-
-# The snapshot's attachments the on-the-fly scorer reads (suffix → what it holds).
-MODEL, PROFILES, CLEANING, POPULATIONS, LABELS = (
-    "model.pkl",
-    "profiles.pkl",
-    "cleaning.json",
-    "populations.parquet",
-    "labels.parquet",
+from eth_assets.scores.snapshot import (
+    CLEANING,
+    LABELS,
+    MODEL,
+    ON_THE_FLY_ATTACHMENTS,
+    POPULATIONS,
+    PROFILES,
+    TYPE_MODEL,
+    attachment_path,
 )
-# Published only when illicit_type_model learned a model: without it, types stay NULL.
-TYPE_MODEL = "illicit_type.pkl"
+from eth_assets.serve.context import contexts_from_frames, read_label_hits
+
 CACHE_SIZE = 4096
 T = TypeVar("T")
 
@@ -76,39 +74,6 @@ def read_lake(query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         finally:
             con.close()
     raise AssertionError("unreachable")
-
-
-def on_the_fly_terms(provenance: Mapping[str, str], fit: Mapping[str, str]) -> dict[str, object]:
-    """Whether the address page may score addresses outside the universe from the lake, and
-    how (lake, cut-off, tokens left out); `why_not` says why not. From the provenance of
-    address_features and the fit the models were trained on."""
-    terms: dict[str, object] = {
-        "allowed": False,
-        "lake": provenance.get("lake"),
-        "as_of": fit.get("as_of"),
-        "excluded_tokens": json.loads(provenance.get("excluded_tokens", "[]")),
-    }
-    source = provenance.get("chain_source", "")
-    if not provenance:
-        why = "address_features was computed before it recorded how: materialize it again"
-    elif provenance.get("engine") != "local":
-        why = "the features were computed in BigQuery, not from the lake"
-    elif source != fit.get("chain_source") or provenance.get("as_of") != fit.get("as_of"):
-        why = (
-            f"address_features ({source}, as of {provenance.get('as_of')}) is newer than the "
-            f"cleaned datasets ({fit.get('chain_source')}, as of {fit.get('as_of')}): "
-            "materialize clean_features and what follows"
-        )
-    elif provenance.get("complete_histories") != "true":
-        why = (
-            f"the store's source ({source}) holds whole histories only for the universe's "
-            "addresses; any other address appears there only through its transactions with "
-            f"them, so it is not scored from that fragment (for a full-chain Parquet export, "
-            f"set {PARQUET_COMPLETE_ENV}=true)"
-        )
-    else:
-        return {**terms, "allowed": True, "why_not": ""}
-    return {**terms, "why_not": why}
 
 
 @dataclass
@@ -304,10 +269,7 @@ def load_on_the_fly(
         return None, "this snapshot was published without what on-the-fly scoring needs"
     if not terms.get("allowed"):
         return None, str(terms.get("why_not"))
-    paths = {
-        suffix: attachment_path(folder, manifest, suffix)
-        for suffix in (MODEL, PROFILES, CLEANING, POPULATIONS, LABELS)
-    }
+    paths = {suffix: attachment_path(folder, manifest, suffix) for suffix in ON_THE_FLY_ATTACHMENTS}
     if any(path is None for path in paths.values()):
         return None, "this snapshot was published without what on-the-fly scoring needs"
     absent = [str(path) for path in paths.values() if path is not None and not path.is_file()]

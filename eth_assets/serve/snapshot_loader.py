@@ -15,9 +15,17 @@ from pathlib import Path
 
 import polars as pl
 
-from eth_assets.scores.snapshot import POINTER, attachment_path, read_current
+from eth_assets.scores.snapshot import (
+    LABELS,
+    POINTER,
+    SnapshotSchemaError,
+    attachment_path,
+    check_served_frame,
+    manifest_beside,
+    read_current,
+    read_manifest,
+)
 from eth_assets.serve.context import (
-    MANIFEST,
     AddressContexts,
     PastScores,
     history_entry,
@@ -27,7 +35,7 @@ from eth_assets.serve.context import (
     read_label_hits,
     score_histories,
 )
-from eth_assets.serve.on_the_fly import LABELS, OnTheFlyScorer, load_on_the_fly
+from eth_assets.serve.on_the_fly import OnTheFlyScorer, load_on_the_fly
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +128,6 @@ def fault_words(error: BaseException) -> str:
     return "a model file of the snapshot that on-the-fly scoring needs cannot be read"
 
 
-# What every answer reads of a snapshot's row (others may be missing from older snapshots).
-REQUIRED_COLUMNS = frozenset({"address", "has_activity", "probability", "is_flagged", "band"})
-
-
 class NothingPublished(FileNotFoundError):
     """No pointer in the published folder: address_scores has not published yet."""
 
@@ -154,9 +158,10 @@ def read_published(
         raise SnapshotUnreadable("the pointer to it does not name a snapshot file") from error
     except Exception as error:  # a Parquet reader's many errors, an I/O error
         raise SnapshotUnreadable("its scores file cannot be read") from error
-    missing = REQUIRED_COLUMNS - set(frame.columns)
-    if missing:
-        raise SnapshotUnreadable(f"its scores lack the columns {', '.join(sorted(missing))}")
+    try:
+        check_served_frame(frame)
+    except SnapshotSchemaError as error:
+        raise SnapshotUnreadable(str(error)) from error
     return frame, manifest
 
 
@@ -214,13 +219,10 @@ def kept_pointers(folder: Path, leave_out: str = "") -> list[dict[str, object]]:
     for path in folder.glob("*.parquet"):
         if "." in path.stem or path.name == leave_out:
             continue
-        beside = folder / f"{path.stem}.{MANIFEST}"
         try:
-            manifest = json.loads(beside.read_text())
+            manifest = read_manifest(manifest_beside(path))
             when = path.stat().st_mtime
         except (OSError, ValueError):
-            continue
-        if not isinstance(manifest, dict):
             continue
         attached = {
             f.name[len(path.stem) + 1 :]: f.name for f in folder.glob(f"{path.stem}.*") if f != path
