@@ -172,10 +172,10 @@ def write_manifest(path: str | Path, manifest: Mapping[str, object]) -> None:
 
 
 def read_manifest(path: Path) -> Manifest:
-    """The manifest at `path`; ValueError when it is not a JSON object."""
+    """The manifest at `path`; ValueError when it is not JSON, TypeError when not an object."""
     manifest = json.loads(path.read_text())
     if not isinstance(manifest, dict):
-        raise ValueError(f"{path.name} does not hold a JSON object")
+        raise TypeError(f"{path.name} does not hold a JSON object")
     return Manifest(**manifest)  # type: ignore[typeddict-item]
 
 

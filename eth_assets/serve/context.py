@@ -344,7 +344,7 @@ def kept_snapshots(
         if path.name not in cache:
             try:
                 cache[path.name] = read_past_scores(path)
-            except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+            except (OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
                 log.warning("score history leaves out %s: %s", path.name, error)
                 continue
         found.append(cache[path.name])

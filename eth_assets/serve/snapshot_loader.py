@@ -222,7 +222,7 @@ def kept_pointers(folder: Path, leave_out: str = "") -> list[dict[str, object]]:
         try:
             manifest = read_manifest(manifest_beside(path))
             when = path.stat().st_mtime
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError):
             continue
         attached = {
             f.name[len(path.stem) + 1 :]: f.name for f in folder.glob(f"{path.stem}.*") if f != path

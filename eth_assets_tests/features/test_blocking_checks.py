@@ -14,12 +14,8 @@ from dagster import DagsterInstance, materialize
 
 import eth_assets.models.dataset_assets as datasets_module
 from eth_assets.common.duckdb_utils import publish_staged, staging_catalog
-from eth_assets.features.feature_assets import (
-    USABILITY_KEY,
-    address_features,
-    address_universe,
-    staging_file,
-)
+from eth_assets.features.feature_assets import address_features, address_universe
+from eth_assets.features.feature_run import staging_file
 from eth_assets.labels.label_assets import illicit_labels
 from eth_assets.lake.raw_assets import raw_token_transfers, raw_transactions
 from eth_assets.models.dataset_assets import clean_features
@@ -79,8 +75,8 @@ def _table(folder: Path, name: str) -> pl.DataFrame:
         return con.sql(f"SELECT * FROM {name} ORDER BY ALL").pl()
 
 
-def _provenance(folder: Path) -> dict[str, str]:
-    return dict(_table(folder, "feature_provenance").iter_rows())
+def _provenance(folder: Path) -> dict[str, object]:
+    return _table(folder, "feature_provenance").row(0, named=True)
 
 
 ALL_ZERO = "2020-01-01"  # the first day's midnight: no transaction before the cut-off
@@ -93,7 +89,7 @@ def test_an_all_zero_feature_run_keeps_the_good_tables_and_clean_features_reads_
     assert _graph(tmp_path, resources).success
     good = {name: _table(tmp_path, name) for name in ("address_features", "behaviour_features")}
     good_as_of = _provenance(tmp_path)["as_of"]
-    assert _provenance(tmp_path)[USABILITY_KEY] == "passed"
+    assert _provenance(tmp_path)["usability_check"] == "passed"
     assert good["address_features"]["total_transactions"].sum() > 0
 
     refused = _run(
@@ -111,16 +107,14 @@ def test_an_all_zero_feature_run_keeps_the_good_tables_and_clean_features_reads_
     staged = staging_file(tmp_path / "warehouse.duckdb")
     with duckdb.connect(str(staged), read_only=True) as con:
         assert con.sql("SELECT sum(total_transactions) FROM address_features").fetchall() == [(0,)]
-        outcome = con.execute(
-            "SELECT value FROM feature_provenance WHERE key = ?", [USABILITY_KEY]
-        ).fetchall()
+        outcome = con.execute("SELECT usability_check FROM feature_provenance").fetchall()
     assert outcome[0][0].startswith("failed: all 2 addresses have zero transactions")
 
     # `--select clean_features` alone: it reads the previous good features
     cleaned = _run([clean_features], resources)
     assert cleaned.success, _failure(cleaned)
     metadata = cleaned.asset_materializations_for_node("clean_features")[0].metadata
-    assert metadata["as_of"].value == good_as_of
+    assert metadata["as_of"].value == good_as_of.isoformat()
     assert metadata["without_activity"].value == 0
     assert _table(tmp_path, "clean_features").height == 2
 
@@ -145,9 +139,7 @@ def test_clean_features_refuses_features_without_a_passed_check(
     resources = resource_set(tmp_path)
     assert _graph(tmp_path, resources).success
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
-        con.execute("DELETE FROM feature_provenance WHERE key = ?", [USABILITY_KEY])
-        if outcome is not None:
-            con.execute("INSERT INTO feature_provenance VALUES (?, ?)", [USABILITY_KEY, outcome])
+        con.execute("UPDATE feature_provenance SET usability_check = ?", [outcome])
     cleaned = _run([clean_features], resources)
     assert not cleaned.success
     message = _failure(cleaned)

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, materialize
 
+from eth_assets.features.feature_provenance import read_provenance
 from eth_assets.features.feature_tables import FEATURE_COLUMNS
 from eth_assets.models.ml.classifier import load_illicit_model
 from eth_assets.scores import score_assets as scores_module
@@ -34,9 +35,10 @@ def test_address_exposure_ran_on_the_whole_simulated_chain(graph: Graph) -> None
         ).fetchall()[0][0]
         ring = con.sql(f"SELECT count(*) FROM {LISTED_TABLE} WHERE NOT in_universe").fetchall()
         months = con.sql(f"SELECT DISTINCT month FROM {MONTHLY_TABLE}").fetchall()
-        as_of = dict(con.sql("SELECT * FROM feature_provenance").fetchall())["as_of"]
+        features = read_provenance(con)
     assert provenance["complete_histories"] == "true" and provenance["indirect_note"] == ""
-    assert provenance["as_of"] == as_of  # the features' cut-off
+    assert features is not None
+    assert provenance["as_of"] == features.as_of.isoformat()  # the features' cut-off
     assert json.loads(provenance["label_sources"]) == ["mew_darklist"]
     assert 0 < in_counterparties <= universe
     assert ring[0][0] > 0  # the held-out accounts and contracts the universe dealt with

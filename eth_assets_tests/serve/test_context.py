@@ -30,19 +30,22 @@ from eth_assets.scores.exposure import (
     read_exposure_provenance,
     training_label_overlap,
 )
-from eth_assets.scores.snapshot import publish_snapshot
-from eth_assets.serve.context import (
+from eth_assets.scores.snapshot import (
     COUNTERPARTIES,
     ENTITIES,
     EXPOSURE,
     HOLDINGS,
+    LABELS,
     MANIFEST,
     MONTHLY,
+    publish_snapshot,
+)
+from eth_assets.serve.context import (
     AddressContexts,
     PastScores,
     read_past_scores,
 )
-from eth_assets.serve.on_the_fly import LABELS, OnTheFlyScorer
+from eth_assets.serve.on_the_fly import OnTheFlyScorer
 from eth_assets.serve.snapshot_loader import Snapshot, SnapshotSource, load_snapshot
 from eth_assets_tests.fixtures import (
     EXCHANGE,

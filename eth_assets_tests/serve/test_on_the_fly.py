@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from eth_assets.features.feature_provenance import Provenance
 from eth_assets.resources.chain_sources import ParquetChainSource
+from eth_assets.scores.publication import on_the_fly_terms
 from eth_assets.scores.snapshot import POINTER, read_current
 from eth_assets.serve.app import ServeSettings, create_app
-from eth_assets.serve.on_the_fly import on_the_fly_terms
 from eth_assets.serve.snapshot_loader import load_snapshot
 from eth_assets_tests.fixtures import Graph, publish_hand_made_scores
 
@@ -130,13 +132,12 @@ def test_a_store_of_partial_histories_is_not_scored_on_the_fly(graph: Graph, tmp
     shutil.copytree(_published(graph), folder)
     manifest = json.loads((folder / POINTER).read_text())
     manifest["on_the_fly"] = on_the_fly_terms(
-        {
-            "engine": "local",
-            "chain_source": "parquet:/data/raw_txns",
-            "as_of": manifest["as_of"],
-            "complete_histories": "false",
-            "lake": manifest["on_the_fly"]["lake"],
-        },
+        _provenance(
+            chain_source="parquet:/data/raw_txns",
+            as_of=datetime.fromisoformat(manifest["as_of"]),
+            complete_histories=False,
+            lake=manifest["on_the_fly"]["lake"],
+        ),
         {"chain_source": "parquet:/data/raw_txns", "as_of": manifest["as_of"]},
     )
     (folder / POINTER).write_text(json.dumps(manifest))
@@ -150,23 +151,32 @@ def test_a_store_of_partial_histories_is_not_scored_on_the_fly(graph: Graph, tmp
     assert "ETH_ASSETS_PARQUET_COMPLETE_HISTORIES=true" in manifest["on_the_fly"]["why_not"]
 
 
+def _provenance(**fields: object) -> Provenance:
+    """A provenance of address_features from a local lake of whole histories, but `fields`."""
+    whole: dict[str, object] = {
+        "as_of": datetime(2021, 1, 21, tzinfo=UTC),
+        "engine": "local",
+        "chain_source": "simulated:seed=42",
+        "complete_histories": True,
+        "store_kind": "full chain",
+        "market_gas_prices": "the store's own days",
+        "lake": "/lake",
+        "excluded_tokens": ("0xabc",),
+    }
+    return Provenance(**{**whole, **fields})  # type: ignore[arg-type]
+
+
 def test_on_the_fly_terms_say_why_not() -> None:
     fit = {"chain_source": "simulated:seed=42", "as_of": "2021-01-21T00:00:00+00:00"}
-    whole = {
-        "engine": "local",
-        "chain_source": fit["chain_source"],
-        "as_of": fit["as_of"],
-        "complete_histories": "true",
-        "lake": "/lake",
-        "excluded_tokens": '["0xabc"]',
-    }
+    whole = _provenance()
     assert on_the_fly_terms(whole, fit)["allowed"] is True
     assert on_the_fly_terms(whole, fit)["excluded_tokens"] == ["0xabc"]
+    assert on_the_fly_terms(whole, fit)["as_of"] == "2021-01-21T00:00:00+00:00"
     cases = {
-        "materialize it again": {},
-        "computed in BigQuery": {**whole, "engine": "bigquery"},
-        "materialize clean_features": {**whole, "as_of": "2021-02-01T00:00:00+00:00"},
-        "whole histories only": {**whole, "complete_histories": "false"},
+        "materialize it again": None,
+        "computed in BigQuery": _provenance(engine="bigquery"),
+        "materialize clean_features": _provenance(as_of=datetime(2021, 2, 1, tzinfo=UTC)),
+        "whole histories only": _provenance(complete_histories=False),
     }
     for expected, provenance in cases.items():
         terms = on_the_fly_terms(provenance, fit)

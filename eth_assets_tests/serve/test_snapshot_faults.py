@@ -11,11 +11,19 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from eth_assets.scores.snapshot import POINTER, publish_snapshot, read_current
+from eth_assets.scores.snapshot import (
+    CLEANING,
+    LABELS,
+    MANIFEST,
+    MODEL,
+    POINTER,
+    POPULATIONS,
+    PROFILES,
+    publish_snapshot,
+    read_current,
+)
 from eth_assets.serve import snapshot_loader as snapshot_module
 from eth_assets.serve.app import ServeSettings, create_app
-from eth_assets.serve.context import MANIFEST
-from eth_assets.serve.on_the_fly import CLEANING, LABELS, MODEL, POPULATIONS, PROFILES
 from eth_assets_tests.fixtures import KNOWN, UNKNOWN, publish_hand_made_scores
 
 MODEL_NAME = "eth_assets.illicit_classifier v1"
