@@ -312,9 +312,10 @@ class MlflowTracker(ConfigurableResource):
             path = Path(uri.removeprefix("sqlite:///"))
             check_sqlite_store(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():  # a new store: created (migrated) by one process at a time
-                with self.store_lock(), self.store_errors("creating the store"):
-                    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+            # Opened under the lock: a file that exists may still be mid-migration in another
+            # process, and this process's first use would run the same migrations beside it.
+            with self.store_lock(), self.store_errors("opening the store"):
+                MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
         elif urlsplit(uri).scheme in {"http", "https"}:
             probe_server(uri, settings.bound_mlflow_http_requests())
         return MlflowClient(tracking_uri=uri)
