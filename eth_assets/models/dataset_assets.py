@@ -1,37 +1,26 @@
 """Cleaned, mean-imputed datasets: what every model reads instead of the raw feature table."""
 
 import duckdb
-import polars as pl
 from dagster import (
-    AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
     Config,
     MaterializeResult,
-    MetadataValue,
     asset,
 )
 from pydantic import Field
 
-from eth_assets.common.markdown import markdown_table
-from eth_assets.features.as_of import parse_as_of
 from eth_assets.features.feature_assets import address_features, address_universe
 from eth_assets.features.feature_provenance import read_provenance, unusable_features
 from eth_assets.features.feature_tables import BEHAVIOUR_TABLE
-from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules
-from eth_assets.models.ml.cleaning import clean_dataset, unusable_cells
-from eth_assets.models.model_runs import (
-    FIT_TABLE,
-    read_flagged_features,
-    replace_tables,
-    table_exists,
-)
+from eth_assets.models.dataset_results import COMPLETE_CHECK, clean_features_result
+from eth_assets.models.model_runs import finish, read_flagged_features, table_exists
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.model_store import ModelStore
 from eth_assets.resources.warehouse import WAREHOUSE_TAG, DuckDBWarehouse
 
-COMPLETE_CHECK = "clean_features_complete"
+__all__ = ["COMPLETE_CHECK"]
 
 
 class CleanFeaturesConfig(Config):
@@ -88,66 +77,14 @@ def clean_features(
         as_of = features_as_of(con)
         flagged = read_flagged_features(con)
         behaviour = table_exists(con, BEHAVIOUR_TABLE)
-    rules = cleaning_rules(
-        parse_as_of(as_of), config.max_zero_share, config.min_level_count, behaviour
-    )
-    dataset = clean_dataset(flagged, rules, keep=PASS_THROUGH)
-    fit = pl.DataFrame(
-        {
-            "as_of": [as_of],
-            "chain_source": [chain_source.describe()],
-            "cleaning": [dataset.cleaning.to_json()],
-            "max_zero_share": [config.max_zero_share],
-            "min_level_count": [config.min_level_count],
-            "behaviour_features": [behaviour],
-            "dagster_run_id": [context.run_id],
-        }
-    )
-    frame = dataset.frame
-    missing = flagged["address"].n_unique() - frame["address"].n_unique()
-    unusable = unusable_cells(frame, dataset.cleaning)
-    passed = missing == 0 and unusable == 0 and frame.height == frame["address"].n_unique()
-    # Stored only when the blocking check passes: the previous table and fit stay otherwise.
-    if passed:
-        with warehouse.connect() as con:
-            replace_tables(con, {"clean_features": dataset.frame, FIT_TABLE: fit})
-        saved = str(dataset.cleaning.save(models.folder("clean_features") / "cleaning.json"))
-    else:
-        saved = "not saved: the check failed"
+    fit_of = {"chain_source": chain_source.describe(), "dagster_run_id": context.run_id}
+    folder = models.folder("clean_features")
+    result = clean_features_result(flagged, as_of, behaviour, fit_of, config, folder)
+    complete = result.checks[0]
+    if not complete.passed:
         context.log.error(
-            f"{COMPLETE_CHECK} failed ({missing} addresses missing, {unusable} unusable cells): "
-            "the warehouse keeps the previous clean_features and its fit"
+            f"{COMPLETE_CHECK} failed ({complete.metadata['addresses_missing']} addresses "
+            f"missing, {complete.metadata['unusable_cells']} unusable cells): the warehouse "
+            "keeps the previous clean_features and its fit"
         )
-    report = dataset.report
-    dropped = report.filter(pl.col("dropped") != "").select("column", "dropped")
-    imputed = report.filter(pl.col("imputed") > 0).select(
-        "column", "nan", "infinite", "negative", "above_bound", "imputed"
-    )
-    complete = AssetCheckResult(
-        check_name=COMPLETE_CHECK,
-        passed=passed,
-        metadata={"addresses_missing": missing, "unusable_cells": unusable, "stored": passed},
-    )
-    return MaterializeResult(
-        check_results=[complete],
-        metadata={
-            "dagster/row_count": frame.height,
-            "rows_in": dataset.rows_in,
-            "duplicates_removed": dataset.duplicates_removed,
-            "rows_out": frame.height,
-            "as_of": as_of,
-            "behaviour_features": behaviour,
-            "numeric_features": len(dataset.cleaning.numeric_features),
-            "categorical_features": MetadataValue.text(
-                ", ".join(dataset.cleaning.categorical_features)
-            ),
-            "labelled_illicit": int(frame["is_labelled_illicit"].sum()),
-            "without_activity": int((~frame["has_activity"]).sum()),
-            "values_imputed": int(report["imputed"].sum()),
-            "imputed_by_column": MetadataValue.md(markdown_table(imputed)),
-            "dropped_columns": MetadataValue.md(markdown_table(dropped)),
-            "column_report": MetadataValue.md(markdown_table(report)),
-            "stored": passed,
-            "cleaning": MetadataValue.path(saved) if passed else MetadataValue.text(saved),
-        },
-    )
+    return finish(context, result, warehouse)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
+MODEL_FILE = "model.pkl"  # the asset's current model: what `model: local` scores with
+CANDIDATE_FILE = "model.candidate.pkl"  # a new model until its gate decides
+REJECTED_FOLDER = "rejected"  # the last model a gate rejected, kept for a look
+
 
 @dataclass(frozen=True)
 class Check:

@@ -27,18 +27,30 @@ from eth_assets.common.duckdb_utils import transaction
 from eth_assets.features.feature_tables import BEHAVIOUR_TABLE
 from eth_assets.features.universe import UNIVERSE_TABLE
 from eth_assets.models.champion import GATE_METRIC, GateDecision
+from eth_assets.models.dataset_results import FIT_TABLE
 from eth_assets.models.dataset_rules import with_flags
-from eth_assets.models.model_result import Check, ModelFile, ModelResult
+from eth_assets.models.model_result import (
+    CANDIDATE_FILE,
+    MODEL_FILE,
+    REJECTED_FOLDER,
+    Check,
+    ModelFile,
+    ModelResult,
+)
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.tracking import MlflowTracker, TrackedRun
 from eth_assets.resources.warehouse import DuckDBWarehouse
 
-__all__ = ["Check", "ModelFile", "ModelResult", "finish"]
-
-FIT_TABLE = "clean_features_fit"
-MODEL_FILE = "model.pkl"  # the asset's current model: what `model: local` scores with
-CANDIDATE_FILE = "model.candidate.pkl"  # a new model until its gate decides
-REJECTED_FOLDER = "rejected"  # the last model a gate rejected, kept for a look
+__all__ = [
+    "CANDIDATE_FILE",
+    "FIT_TABLE",
+    "MODEL_FILE",
+    "REJECTED_FOLDER",
+    "Check",
+    "ModelFile",
+    "ModelResult",
+    "finish",
+]
 
 
 # Config checks, run when Dagster builds an asset's config: before the asset reads or trains.
