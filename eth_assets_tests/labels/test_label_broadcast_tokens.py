@@ -15,11 +15,11 @@ from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.common.addresses import InvalidAddressError
 from eth_assets.common.duckdb_utils import connect
 from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_provenance import Provenance, read_provenance
 from eth_assets.features.feature_tables import (
     excluded_transfers,
     feature_tables_from_lake,
     features_from_lake,
-    read_provenance,
     register_lake_views,
     without_tokens,
 )
@@ -33,7 +33,7 @@ from eth_assets.labels.label_broadcast import (
 from eth_assets.labels.label_broadcast import TABLE as BROADCAST_TABLE
 from eth_assets.labels.label_files import read_label_files
 from eth_assets.resources.chain_sources import SHARED_LABEL_FILES
-from eth_assets.serve.on_the_fly import on_the_fly_terms
+from eth_assets.scores.publication import on_the_fly_terms
 from eth_assets.settings import DEFAULT_LABEL_BROADCAST_TOKENS
 from eth_assets_tests.fixtures import (
     ALICE,
@@ -227,11 +227,11 @@ def test_the_detection_is_stored_with_the_features_and_dropped_without_one() -> 
     evidence = detect_label_broadcast_tokens(con, "SELECT address FROM labels", AIRDROP_AS_OF)
     excluded = tokens_left_out((), evidence)
     assert excluded == (broadcast,)
-    provenance = {"engine": "local", "excluded_tokens": list(excluded)}
+    provenance = Provenance(HISTORY_AS_OF, "local", "t", True, "full chain", "", "", excluded)
     feature_tables_from_lake(con, Tables(), HISTORY_AS_OF, excluded, provenance, evidence)
     stored = con.sql(f"SELECT token_address, flagged FROM {BROADCAST_TABLE} WHERE flagged").pl()
     assert stored.rows() == [(broadcast, True)]
-    assert json.loads(read_provenance(con)["excluded_tokens"]) == [broadcast]
+    assert read_provenance(con).excluded_tokens == (broadcast,)
     d = con.sql(f"SELECT total_erc20_tnxs FROM address_features WHERE address = '{D}'").pl()
     assert d.item() == 2  # its two DAI/Zeta transfers; the airdrop is left out
     feature_tables_from_lake(con, Tables(), HISTORY_AS_OF, (), provenance)
@@ -322,14 +322,9 @@ def test_real_sample_features_leave_out_the_detected_tokens(sample) -> None:
     evidence = detect_label_broadcast_tokens(sample, "SELECT address FROM labels", LAKE_END)
     excluded = tokens_left_out((), evidence)
     assert BRIEF_BLOCKWELL in excluded
-    provenance = {
-        "as_of": LAKE_END.isoformat(),
-        "engine": "local",
-        "chain_source": "parquet:sample",
-        "complete_histories": True,
-        "lake": "sample",
-        "excluded_tokens": list(excluded),
-    }
+    provenance = Provenance(
+        LAKE_END, "local", "parquet:sample", True, "full chain", "", "sample", excluded
+    )
     rows = feature_tables_from_lake(sample, Tables(), LAKE_END, excluded, provenance, evidence)
     assert rows == 4113
     assert excluded_transfers(sample, Tables(), [BRIEF_BLOCKWELL], LAKE_END) == (381, 287)
@@ -421,7 +416,7 @@ def test_address_features_leaves_out_detected_tokens(
     with connect(warehouse, read_only=True) as con:
         flagged = con.sql(f"SELECT token_address FROM {BROADCAST_TABLE} WHERE flagged").fetchall()
         assert flagged == [(AIRDROPPED,)]
-        excluded = json.loads(read_provenance(con)["excluded_tokens"])
+        excluded = list(read_provenance(con).excluded_tokens)
         assert excluded == left_out
         erc20 = f"SELECT total_erc20_tnxs FROM address_features WHERE address = '{LISTED[0]}'"
         assert con.sql(erc20).fetchall() == [(0,)]
@@ -433,6 +428,6 @@ def test_address_features_leaves_out_detected_tokens(
     with connect(warehouse, read_only=True) as con:
         tables = con.sql("SELECT table_name FROM duckdb_tables()").fetchall()
         assert (BROADCAST_TABLE,) not in tables
-        excluded = json.loads(read_provenance(con)["excluded_tokens"])
+        excluded = list(read_provenance(con).excluded_tokens)
         assert excluded == list(DEFAULT_LABEL_BROADCAST_TOKENS)
         assert con.sql(erc20).fetchall() == [(1,)]

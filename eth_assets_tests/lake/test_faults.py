@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from eth_assets.chain.schemas import TRANSACTIONS
+from eth_assets.features.feature_provenance import Provenance, read_provenance
 from eth_assets.features.feature_tables import feature_tables_from_lake
 from eth_assets.features.universe import UNIVERSE_TABLE
 from eth_assets.lake import partition_writes as lake_module
@@ -28,6 +29,13 @@ from eth_assets_tests.fixtures import ALICE, BOB, write_bigquery_schema_folder
 START = datetime(2020, 1, 1, tzinfo=UTC)
 END = datetime(2020, 1, 4, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
+
+
+DAY_TWO = datetime(2020, 1, 2, tzinfo=UTC)
+
+
+def _provenance(as_of: datetime) -> Provenance:
+    return Provenance(as_of, "local", "test", True, "full chain", "", "lake", ())
 
 
 def _source(folder: Path) -> ParquetChainSource:
@@ -194,7 +202,7 @@ def test_a_full_disk_while_committing_to_the_warehouse_keeps_the_previous_tables
     _write(lake, _source(folder))
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     con.execute(f"CREATE TABLE {UNIVERSE_TABLE} AS SELECT unnest([?, ?]) AS address", [ALICE, BOB])
-    feature_tables_from_lake(con, LakeFiles(lake), END, (), {"as_of": END.isoformat()})
+    feature_tables_from_lake(con, LakeFiles(lake), END, (), _provenance(END))
     before = con.sql("SELECT * FROM address_features ORDER BY address").pl()
     behaviour_before = con.sql("SELECT * FROM behaviour_features ORDER BY address").pl()
     import eth_assets.features.feature_tables as features_module
@@ -204,15 +212,13 @@ def test_a_full_disk_while_committing_to_the_warehouse_keeps_the_previous_tables
 
     monkeypatch.setattr(features_module, "create_behaviour_features", full)
     with pytest.raises(duckdb.IOException, match="No space left"):
-        feature_tables_from_lake(
-            con, LakeFiles(lake), datetime(2020, 1, 2, tzinfo=UTC), (), {"as_of": "2020-01-02"}
-        )
+        feature_tables_from_lake(con, LakeFiles(lake), DAY_TWO, (), _provenance(DAY_TWO))
     after = con.sql("SELECT * FROM address_features ORDER BY address").pl()
     assert after.equals(before)  # the new address_features was rolled back with the rest
     assert (
         con.sql("SELECT * FROM behaviour_features ORDER BY address").pl().equals(behaviour_before)
     )
-    provenance = dict(con.execute("SELECT key, value FROM feature_provenance").fetchall())
-    assert provenance["as_of"] == END.isoformat()
+    provenance = read_provenance(con)
+    assert provenance is not None and provenance.as_of == END
     con.close()
     assert isinstance(before, pl.DataFrame) and before.height == 2
