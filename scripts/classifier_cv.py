@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import polars as pl
+from sample_frames import default_folds, profile_arguments, sample_feature_frame
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from eth_assets.features.as_of import parse_as_of
-from eth_assets.features.farrugia import register_sample_views
-from eth_assets.features.feature_tables import (
-    create_address_activity,
-    create_address_features,
-    create_behaviour_features,
-)
 from eth_assets.models.dataset_rules import (
     PASS_THROUGH,
     cleaning_rules,
@@ -34,14 +27,12 @@ from eth_assets.models.dataset_rules import (
     profile_inputs,
     read_label_file,
     training_labels,
-    with_flags,
 )
 from eth_assets.models.ml.classifier import (
     GRIDS,
     METRICS,
     ClassifierSettings,
     cross_validate,
-    stratified_folds,
     train_illicit_classifier,
 )
 from eth_assets.models.ml.cleaning import clean_dataset
@@ -54,7 +45,7 @@ from eth_assets.models.ml.era import (
     quarter_of,
 )
 from eth_assets.models.ml.profiles import build_profiles
-from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
+from eth_assets.settings import label_broadcast_tokens, shared_data_dir
 
 PAPERS = [
     ("CatBoost paper (Zhou et al.), published", "0.943", "0.985"),
@@ -62,26 +53,9 @@ PAPERS = [
 ]
 
 
-def features(raw_dir: Path, as_of, excluded: tuple[str, ...]) -> pl.DataFrame:
-    """address_features joined to behaviour_features of the sample, as the asset computes them
-    (the market gas reference of a store of chosen histories), with `first_seen`."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, raw_dir, excluded)
-    create_address_features(con, as_of, "address_features")
-    create_behaviour_features(con, as_of, "behaviour_features", market_gas_prices_file())
-    create_address_activity(con, as_of, "address_activity")
-    frame = con.sql("SELECT * FROM address_features").pl()
-    behaviour = con.sql("SELECT * FROM behaviour_features").pl()
-    activity = con.sql("SELECT address, first_seen FROM address_activity").pl()
-    con.close()
-    universe = frame.select("address", is_labelled_illicit=pl.lit(False))
-    return with_flags(frame, universe, behaviour).join(activity, on="address", how="left")
-
-
 def era_cells(y: np.ndarray, out_of_fold: np.ndarray, days: np.ndarray) -> str:
     """The date-only baseline on the same folds and the era-matched ROC-AUC, as table cells."""
-    folds = stratified_folds(y, 10, 0)
+    folds = default_folds(y)
     date = date_only_out_of_fold(days, y, folds)
     matched = era_matched(y, out_of_fold, date, quarter_of(days))
     date_auc, date_accuracy = roc_auc_score(y, date), accuracy_score(y, date >= 0.5)
@@ -94,12 +68,12 @@ def era_cells(y: np.ndarray, out_of_fold: np.ndarray, days: np.ndarray) -> str:
 
 def profile_ids(table: pl.DataFrame, as_of, addresses: pl.Series) -> np.ndarray:
     """The investor profile of each address, as investor_profiles assigns it by default."""
+    settings = profile_arguments()
     dataset = clean_dataset(table, cleaning_rules(as_of), PASS_THROUGH)
-    inputs, active = profile_inputs(dataset.frame, table, dataset.cleaning, ("behaviour",))
-    profiles = build_profiles(
-        inputs, active.to_numpy(), ("behaviour",), "behaviour", range(2, 9), 0.02, 3, 0,
-        as_of.isoformat(),
-    )  # fmt: skip
+    inputs, active = profile_inputs(
+        dataset.frame, table, dataset.cleaning, settings["feature_sets"]
+    )
+    profiles = build_profiles(inputs, active.to_numpy(), as_of=as_of.isoformat(), **settings)
     assigned = addresses.to_frame().join(profiles.assignments, on="address", how="left")
     return assigned["profile_id"].cast(pl.Utf8).to_numpy()
 
@@ -119,7 +93,8 @@ def main() -> None:
     accounts = read_label_file(raw_dir / "accounts.csv")
     settings = ClassifierSettings(grid=GRIDS[args.grid])
     tokens = label_broadcast_tokens()
-    with_tokens, without_tokens = features(raw_dir, as_of, ()), features(raw_dir, as_of, tokens)
+    with_tokens = sample_feature_frame(raw_dir, as_of, ())
+    without_tokens = sample_feature_frame(raw_dir, as_of, tokens)
     labels = training_labels(without_tokens, accounts, "farrugia_flag")
     print(f"labels: {labels.rule}; left out: {labels.left_out}\n")
 
@@ -142,7 +117,7 @@ def main() -> None:
         if behaviour:
             started = time.perf_counter()
             run = train_illicit_classifier(
-                frame, y, stratified_folds(y, 10, 0), rules, settings,
+                frame, y, default_folds(y), rules, settings,
                 {"medium": 0.25, "critical": 0.9}, as_of.isoformat(), "parquet:sample",
             )  # fmt: skip
             summary, seconds = run.cv.summary(), run.cv.seconds
@@ -192,7 +167,7 @@ def main() -> None:
         started = time.perf_counter()
         params = {"depth": 6, "learning_rate": 0.15, "iterations": 200, "border_count": 128}
         comparison = compare_models(
-            frame, y, stratified_folds(y, 10, 0), rules, params,
+            frame, y, default_folds(y), rules, params,
             profiles=profile_ids(without_tokens.drop("first_seen"), as_of, frame["address"]),
             days=days,
         )  # fmt: skip

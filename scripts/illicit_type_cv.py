@@ -1,7 +1,9 @@
 """The type of illicit activity on the real sample: the illicit_type_model asset's function on
 the sample's illicit accounts with activity, their types from the label lists' categories.
 
-    python scripts/illicit_type_cv.py [--as-of 2019-04-25] [--min-examples 30] [--folds 5]
+    python scripts/illicit_type_cv.py [--as-of 2019-04-25] [--min-examples N] [--folds K]
+
+(defaults: illicit_type_model's Config)
 
 Illicit: `farrugia_flag` 1 in $ETH_ASSETS_SHARED_DATA/raw_txns/accounts.csv, as the training_set
 asset reads it for the Parquet source, with a transaction or token transfer before the cut-off.
@@ -15,55 +17,34 @@ import argparse
 import time
 from pathlib import Path
 
-import duckdb
 import polars as pl
+from sample_frames import sample_feature_frame
 
 from eth_assets.features.as_of import parse_as_of
-from eth_assets.features.farrugia import register_sample_views
-from eth_assets.features.feature_tables import (
-    create_address_activity,
-    create_address_features,
-    create_behaviour_features,
-)
 from eth_assets.labels.label_files import read_label_files
 from eth_assets.models.dataset_rules import (
     cleaning_rules,
     model_rules,
     read_label_file,
     training_labels,
-    with_flags,
 )
+from eth_assets.models.illicit_type_assets import IllicitTypeConfig
 from eth_assets.models.ml.era import first_activity_days
 from eth_assets.models.ml.illicit_type import TypeSettings, markdown, train_illicit_type
-from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file, shared_data_dir
-
-
-def sample_features(raw_dir: Path, as_of) -> pl.DataFrame:
-    """address_features with behaviour_features, flags and `first_seen` of the sample."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, raw_dir, label_broadcast_tokens())
-    create_address_features(con, as_of, "address_features")
-    create_behaviour_features(con, as_of, "behaviour_features", market_gas_prices_file())
-    create_address_activity(con, as_of, "address_activity")
-    frame = con.sql("SELECT * FROM address_features").pl()
-    behaviour = con.sql("SELECT * FROM behaviour_features").pl()
-    activity = con.sql("SELECT address, first_seen FROM address_activity").pl()
-    con.close()
-    universe = frame.select("address", is_labelled_illicit=pl.lit(False))
-    return with_flags(frame, universe, behaviour).join(activity, on="address", how="left")
+from eth_assets.settings import shared_data_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--as-of", default="2019-04-25")
-    parser.add_argument("--min-examples", type=int, default=30)
-    parser.add_argument("--folds", type=int, default=5)
+    defaults = IllicitTypeConfig()
+    parser.add_argument("--min-examples", type=int, default=defaults.min_examples)
+    parser.add_argument("--folds", type=int, default=defaults.folds)
     parser.add_argument("--plot", default="", help="Write the confusion matrix PNG here.")
     args = parser.parse_args()
     as_of = parse_as_of(args.as_of)
     shared = shared_data_dir()
-    table = sample_features(shared / "raw_txns", as_of)
+    table = sample_feature_frame(shared / "raw_txns", as_of)
     accounts = read_label_file(shared / "raw_txns" / "accounts.csv")
     labels = training_labels(table, accounts, "farrugia_flag")
     illicit = (
@@ -77,7 +58,12 @@ def main() -> None:
         illicit.drop("label", "is_labelled_illicit", "has_activity", "first_seen"),
         lists,
         model_rules(cleaning_rules(as_of), store_dependent=False),  # the graph's default
-        TypeSettings(min_examples=args.min_examples, folds=args.folds),
+        TypeSettings(
+            min_examples=args.min_examples,
+            folds=args.folds,
+            seed=defaults.seed,
+            threads=defaults.threads,
+        ),
         first_activity_days(illicit["first_seen"]),
         Path(args.plot) if args.plot else None,
     )

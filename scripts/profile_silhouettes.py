@@ -5,7 +5,7 @@ profiles chosen, computed by the same functions as the `investor_profiles` asset
 
 Features of the 4,113 sample accounts ($ETH_ASSETS_SHARED_DATA/raw_txns) as of `--as-of`, with
 label-broadcast tokens left out as address_features does, the asset's cleaning, then K-means /
-Gaussian mixture / Ward for k = 2…8 on the app's three features and on the behavioural set;
+Gaussian mixture / Ward over investor_profiles' default k range and feature sets;
 entity kinds from the Etherscan labels when present.
 """
 
@@ -14,19 +14,16 @@ from __future__ import annotations
 import argparse
 import time
 
-import duckdb
 import polars as pl
+from sample_frames import profile_arguments, sample_feature_frame
 
 from eth_assets.features.as_of import parse_as_of
-from eth_assets.features.farrugia import register_sample_views
-from eth_assets.features.feature_tables import create_address_features
 from eth_assets.labels.entity_labels import read_entity_labels
-from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules, profile_inputs, with_flags
+from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules, profile_inputs
 from eth_assets.models.ml.cleaning import clean_dataset
 from eth_assets.models.ml.profiles import build_profiles
-from eth_assets.settings import entity_labels_file, label_broadcast_tokens, shared_data_dir
-
-FEATURE_SETS = ("app", "behaviour")
+from eth_assets.models.profile_assets import InvestorProfilesConfig
+from eth_assets.settings import entity_labels_file, shared_data_dir
 
 
 def markdown(frame: pl.DataFrame, digits: int = 3) -> str:
@@ -40,35 +37,28 @@ def markdown(frame: pl.DataFrame, digits: int = 3) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--as-of", default="2019-04-25")
-    parser.add_argument("--use", default="behaviour", choices=FEATURE_SETS)
+    defaults = InvestorProfilesConfig()
+    parser.add_argument("--use", default=defaults.use_feature_set, choices=defaults.feature_sets)
     args = parser.parse_args()
     as_of = parse_as_of(args.as_of)
     started = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, shared_data_dir() / "raw_txns", label_broadcast_tokens())
-    create_address_features(con, as_of, "address_features")
-    features = con.sql("SELECT * FROM address_features").pl()
-    universe = features.select("address", is_labelled_illicit=pl.lit(False))
-    rules = cleaning_rules(as_of, behaviour=False)  # profiles use address_features only
-    dataset = clean_dataset(with_flags(features, universe), rules, PASS_THROUGH)
-    inputs, active = profile_inputs(dataset.frame, features, dataset.cleaning, FEATURE_SETS)
+    table = sample_feature_frame(shared_data_dir() / "raw_txns", as_of).drop("first_seen")
+    dataset = clean_dataset(table, cleaning_rules(as_of), PASS_THROUGH)
+    settings = profile_arguments(use_feature_set=args.use)
+    inputs, active = profile_inputs(
+        dataset.frame, table, dataset.cleaning, settings["feature_sets"]
+    )
     labels_path = entity_labels_file()
     profiles = build_profiles(
         inputs,
         active.to_numpy(),
-        FEATURE_SETS,
-        args.use,
-        range(2, 9),
-        min_cluster_share=0.02,
-        min_k=3,
-        seed=0,
         as_of=as_of.isoformat(),
         entity_labels=read_entity_labels(labels_path) if labels_path else {},
+        **settings,
     )
     seconds = time.perf_counter() - started
     print(
-        f"{features.height:,} accounts as of {as_of.date()}, {int(active.sum()):,} with activity; "
+        f"{table.height:,} accounts as of {as_of.date()}, {int(active.sum()):,} with activity; "
         f"{seconds:.1f} s\n"
     )
     print(markdown(profiles.candidates))
