@@ -23,6 +23,7 @@ class Check:
     passed: bool
     metadata: Mapping[str, object] = field(default_factory=dict)
     warn: bool = False  # a failure warns instead of erring
+    description: str | None = None  # what is wrong, shown with a failure
 
 
 @dataclass(frozen=True)

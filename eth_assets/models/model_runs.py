@@ -230,7 +230,11 @@ def check_result(check: Check) -> AssetCheckResult:
     """A check outcome as Dagster's result: a failure warns when `warn`, else errs."""
     severity = AssetCheckSeverity.WARN if check.warn else AssetCheckSeverity.ERROR
     return AssetCheckResult(
-        check_name=check.name, passed=check.passed, severity=severity, metadata=dict(check.metadata)
+        check_name=check.name,
+        passed=check.passed,
+        severity=severity,
+        description=check.description,
+        metadata=dict(check.metadata),
     )
 
 

@@ -164,9 +164,8 @@ def store_kind_check(
         "model_store_kind": model_kind or "not recorded",
         "data_store_kind": data_kind or "not recorded",
         "feature_means": MetadataValue.md(markdown_table(shifts)),
-        "problem": problem or "none",
     }
-    return Check(STORE_KIND_CHECK, problem is None, metadata, warn=True), problem
+    return Check(STORE_KIND_CHECK, problem is None, metadata, True, problem), problem
 
 
 def exposure_check(
@@ -191,9 +190,8 @@ def exposure_check(
         "indirect_exposure": MetadataValue.text(
             str(declared["indirect_note"] or "computed (the store holds whole histories)")
         ),
-        "problem": problem or "none",
     }
-    return Check(EXPOSURE_CHECK, problem is None, metadata)
+    return Check(EXPOSURE_CHECK, problem is None, metadata, description=problem)
 
 
 @asset(

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, materialize
 
-import eth_assets.models.dataset_assets as datasets_module
+import eth_assets.models.dataset_results as datasets_module
 from eth_assets.common.duckdb_utils import publish_staged, staging_catalog
 from eth_assets.features.feature_assets import address_features, address_universe
 from eth_assets.features.feature_run import staging_file

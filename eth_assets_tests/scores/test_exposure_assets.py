@@ -15,7 +15,7 @@ from dagster import DagsterInstance, materialize
 from eth_assets.features.feature_provenance import read_provenance
 from eth_assets.features.feature_tables import FEATURE_COLUMNS
 from eth_assets.models.ml.classifier import load_illicit_model
-from eth_assets.scores import score_assets as scores_module
+from eth_assets.scores import publication as publication_module
 from eth_assets.scores.exposure import (
     COUNTERPARTIES_TABLE,
     EXPOSURE_PROVENANCE_TABLE,
@@ -73,12 +73,12 @@ def _exposure_check(result):
 def test_the_check_fails_when_the_overlap_is_not_declared(
     graph: Graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    declare = scores_module.exposure_declaration
+    declare = publication_module.exposure_declaration
 
     def silent(*args, **kwargs) -> dict[str, object]:
         return {**declare(*args, **kwargs), "sources_also_training_labels": []}
 
-    monkeypatch.setattr(scores_module, "exposure_declaration", silent)
+    monkeypatch.setattr(publication_module, "exposure_declaration", silent)
     result = _scores_again(graph, tmp_path / "copy")
     assert result.success  # published, and the check says what is wrong with it
     check = _exposure_check(result)
