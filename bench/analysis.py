@@ -18,26 +18,27 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
-import polars as pl
 from sklearn.cluster import KMeans
 from sklearn.manifold import TSNE as SklearnTSNE
 
-from eth_assets.features.farrugia import register_sample_views
-from eth_assets.features.feature_tables import create_address_features
-from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules, profile_inputs, with_flags
+from eth_assets.models.dataset_rules import PASS_THROUGH, profile_inputs
 from eth_assets.models.ml.cleaning import clean_dataset
 from eth_assets.models.ml.clustering import elbow_analysis
 from eth_assets.models.ml.embedding import log_standardise, tsne_embedding
 from eth_assets.models.ml.profiles import build_profiles
-from eth_assets.settings import label_broadcast_tokens, shared_data_dir
+from eth_assets.settings import shared_data_dir
+
+# The frame builder shared with the scripts (scripts/sample_frames.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from sample_frames import default_cleaning_rules, profile_arguments, sample_feature_frame
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)
 
@@ -53,17 +54,16 @@ def median_seconds(work: Callable[[], object], repeat: int) -> float:
 
 
 def analysis(repeat: int) -> None:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, shared_data_dir() / "raw_txns", label_broadcast_tokens())
-    create_address_features(con, AS_OF, "address_features")
-    features = con.sql("SELECT * FROM address_features").pl()
-    flagged = with_flags(features, features.select("address", is_labelled_illicit=pl.lit(False)))
-    dataset = clean_dataset(flagged, cleaning_rules(AS_OF, behaviour=False), PASS_THROUGH)
+    flagged = sample_feature_frame(shared_data_dir() / "raw_txns", AS_OF).drop("first_seen")
+    features = flagged
+    dataset = clean_dataset(flagged, default_cleaning_rules(AS_OF), PASS_THROUGH)
+    settings = profile_arguments()
     values = dataset.frame.select(dataset.cleaning.numeric_features).to_numpy().astype(float)
     matrix = log_standardise(values)
     strata = np.zeros(len(values), dtype=int).astype(str)
-    inputs, active = profile_inputs(dataset.frame, features, dataset.cleaning, ("app", "behaviour"))
+    inputs, active = profile_inputs(
+        dataset.frame, features, dataset.cleaning, settings["feature_sets"]
+    )
     print(f"{matrix.shape[0]:,} accounts × {matrix.shape[1]} features, median of {repeat} runs\n")
     figures = {
         "elbow_analysis (K-means k = 1…10, silhouette)": median_seconds(
@@ -81,17 +81,7 @@ def analysis(repeat: int) -> None:
             repeat,
         ),
         "investor_profiles search (2 sets × 3 methods × k = 2…8)": median_seconds(
-            lambda: build_profiles(
-                inputs,
-                active.to_numpy(),
-                ("app", "behaviour"),
-                "behaviour",
-                range(2, 9),
-                0.02,
-                3,
-                0,
-                AS_OF.isoformat(),
-            ),
+            lambda: build_profiles(inputs, active.to_numpy(), as_of=AS_OF.isoformat(), **settings),
             repeat,
         ),
     }

@@ -10,48 +10,39 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-import duckdb
 import numpy as np
 import polars as pl
 
-from eth_assets.features.farrugia import register_sample_views
-from eth_assets.features.feature_tables import create_address_features, create_behaviour_features
 from eth_assets.models.dataset_rules import (
-    cleaning_rules,
     read_label_file,
     training_labels,
-    with_flags,
 )
 from eth_assets.models.ml.classifier import (
     GRIDS,
     ClassifierSettings,
     calibrate,
     cross_validate,
-    stratified_folds,
     train_final_model,
 )
 from eth_assets.scores.scoring import explain_one
-from eth_assets.settings import label_broadcast_tokens, shared_data_dir
+from eth_assets.settings import shared_data_dir
+
+# The frame builder shared with the scripts (scripts/sample_frames.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from sample_frames import default_cleaning_rules, default_folds, sample_feature_frame
 
 AS_OF = datetime(2019, 4, 25, tzinfo=UTC)
 
 
 def training_data() -> tuple[pl.DataFrame, np.ndarray]:
+    """The classifier's rows as the graph builds them: accounts with activity, their labels."""
     raw_dir = shared_data_dir() / "raw_txns"
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    register_sample_views(con, raw_dir, label_broadcast_tokens())
-    create_address_features(con, AS_OF, "f")
-    create_behaviour_features(con, AS_OF, "b")
-    features = con.sql("SELECT * FROM f").pl()
-    flagged = with_flags(
-        features,
-        features.select("address", is_labelled_illicit=pl.lit(False)),
-        con.sql("SELECT * FROM b").pl(),
-    )
+    flagged = sample_feature_frame(raw_dir, AS_OF).drop("first_seen")
     labels = training_labels(flagged, read_label_file(raw_dir / "accounts.csv"), "farrugia_flag")
     rows = flagged.join(labels.frame, on="address").filter(pl.col("has_activity")).sort("address")
     return rows.drop("label", "is_labelled_illicit", "has_activity"), rows["label"].to_numpy()
@@ -63,8 +54,8 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
     frame, labels = training_data()
-    rules = cleaning_rules(AS_OF)
-    folds = stratified_folds(labels, 10, 0)
+    rules = default_cleaning_rules(AS_OF)
+    folds = default_folds(labels)
     counts = np.bincount(labels)
     print(f"{frame.height:,} accounts ({counts[0]:,} normal, {counts[1]:,} illicit), 2 threads\n")
     print("| 10-fold CV | accuracy | ROC-AUC | seconds |")

@@ -16,7 +16,12 @@ import time
 
 import numpy as np
 import polars as pl
-from sample_frames import default_folds, profile_arguments, sample_feature_frame
+from sample_frames import (
+    default_cleaning_rules,
+    default_folds,
+    profile_arguments,
+    sample_feature_frame,
+)
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from eth_assets.features.as_of import parse_as_of
@@ -69,7 +74,7 @@ def era_cells(y: np.ndarray, out_of_fold: np.ndarray, days: np.ndarray) -> str:
 def profile_ids(table: pl.DataFrame, as_of, addresses: pl.Series) -> np.ndarray:
     """The investor profile of each address, as investor_profiles assigns it by default."""
     settings = profile_arguments()
-    dataset = clean_dataset(table, cleaning_rules(as_of), PASS_THROUGH)
+    dataset = clean_dataset(table, default_cleaning_rules(as_of), PASS_THROUGH)
     inputs, active = profile_inputs(
         dataset.frame, table, dataset.cleaning, settings["feature_sets"]
     )

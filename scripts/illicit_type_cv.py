@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 import polars as pl
-from sample_frames import sample_feature_frame
+from sample_frames import default_cleaning_rules, sample_feature_frame
 
 from eth_assets.features.as_of import parse_as_of
 from eth_assets.labels.label_files import read_label_files
 from eth_assets.models.dataset_rules import (
-    cleaning_rules,
     model_rules,
     read_label_file,
     training_labels,
@@ -57,7 +56,7 @@ def main() -> None:
     run = train_illicit_type(
         illicit.drop("label", "is_labelled_illicit", "has_activity", "first_seen"),
         lists,
-        model_rules(cleaning_rules(as_of), store_dependent=False),  # the graph's default
+        model_rules(default_cleaning_rules(as_of), store_dependent=False),  # the graph's default
         TypeSettings(
             min_examples=args.min_examples,
             folds=args.folds,

@@ -15,11 +15,11 @@ import argparse
 import time
 
 import polars as pl
-from sample_frames import profile_arguments, sample_feature_frame
+from sample_frames import default_cleaning_rules, profile_arguments, sample_feature_frame
 
 from eth_assets.features.as_of import parse_as_of
 from eth_assets.labels.entity_labels import read_entity_labels
-from eth_assets.models.dataset_rules import PASS_THROUGH, cleaning_rules, profile_inputs
+from eth_assets.models.dataset_rules import PASS_THROUGH, profile_inputs
 from eth_assets.models.ml.cleaning import clean_dataset
 from eth_assets.models.ml.profiles import build_profiles
 from eth_assets.models.profile_assets import InvestorProfilesConfig
@@ -43,7 +43,7 @@ def main() -> None:
     as_of = parse_as_of(args.as_of)
     started = time.perf_counter()
     table = sample_feature_frame(shared_data_dir() / "raw_txns", as_of).drop("first_seen")
-    dataset = clean_dataset(table, cleaning_rules(as_of), PASS_THROUGH)
+    dataset = clean_dataset(table, default_cleaning_rules(as_of), PASS_THROUGH)
     settings = profile_arguments(use_feature_set=args.use)
     inputs, active = profile_inputs(
         dataset.frame, table, dataset.cleaning, settings["feature_sets"]

@@ -26,7 +26,8 @@ from eth_assets.features.feature_tables import (
 )
 from eth_assets.features.universe import UNIVERSE_TABLE
 from eth_assets.models.classifier_assets import TrainingSetConfig
-from eth_assets.models.dataset_rules import with_flags
+from eth_assets.models.dataset_assets import CleanFeaturesConfig
+from eth_assets.models.dataset_rules import CleaningRules, cleaning_rules, with_flags
 from eth_assets.models.ml.calibration import stratified_folds
 from eth_assets.models.profile_assets import InvestorProfilesConfig
 from eth_assets.settings import label_broadcast_tokens, market_gas_prices_file
@@ -92,3 +93,10 @@ def profile_arguments(**overrides: object) -> dict[str, object]:
         "silhouette_sample": config.silhouette_sample,
         "n_init": config.kmeans_starts,
     }
+
+
+def default_cleaning_rules(as_of: datetime) -> CleaningRules:
+    """clean_features' rules with its Config defaults, behaviour features included (the graph's
+    default)."""
+    config = CleanFeaturesConfig()
+    return cleaning_rules(as_of, config.max_zero_share, config.min_level_count, behaviour=True)
