@@ -253,7 +253,18 @@ FARRUGIA_CUTOFF = datetime(2019, 4, 25, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def sample(shared_data: Path):
     """The real sample as raw tables (`raw_transactions`, `raw_token_transfers`), its universe
-    as `address_universe` and the four label lists as `labels`, read as illicit_labels does."""
+    as `address_universe` and the four label lists as `labels`, read as illicit_labels does.
+    Shared read-only by the module's tests; a test that writes views uses `own_sample`."""
+    yield from _sample_connection(shared_data)
+
+
+@pytest.fixture
+def own_sample(shared_data: Path):
+    """The same as `sample`, for one test alone (its feature run replaces the sample's views)."""
+    yield from _sample_connection(shared_data)
+
+
+def _sample_connection(shared_data: Path):
     raw = shared_data / "raw_txns"
     files = [shared_data / "labels" / name for name in SHARED_LABEL_FILES]
     missing = [str(p) for p in [raw / "token_transfers.parquet", *files] if not p.is_file()]
@@ -315,9 +326,10 @@ def test_real_sample_universe_labels_give_the_same_flags(sample) -> None:
     assert _flagged(evidence) == {NOTSAFU, NOTSAFU_MAY, BRIEF_BLOCKWELL, ARNOYA_CLASSIC}
 
 
-def test_real_sample_features_leave_out_the_detected_tokens(sample) -> None:
+def test_real_sample_features_leave_out_the_detected_tokens(own_sample) -> None:
     """A full-history features run with nothing configured leaves out brief.blockwell.ai, and
     its provenance (what the on-the-fly scorer reads) lists every token left out."""
+    sample = own_sample
     register_lake_views(sample, Tables())
     evidence = detect_label_broadcast_tokens(sample, "SELECT address FROM labels", LAKE_END)
     excluded = tokens_left_out((), evidence)
