@@ -21,6 +21,18 @@ from eth_assets_tests.fixtures import (
     run_quickstart,
 )
 
+# A test that needs a whole materialized graph (in process or the Quickstart's CLI run) is an
+# end-to-end test: it runs in the e2e tier, never in the fast one.
+WHOLE_GRAPH_FIXTURES = frozenset({"graph", "graph_copy", "quickstart"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a whole-graph fixture `e2e`, so the marker cannot be forgotten."""
+    for item in items:
+        if WHOLE_GRAPH_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 # The checkout is /work/main, so the shared folder beside it is /work/shared/data.
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

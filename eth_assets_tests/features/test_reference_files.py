@@ -54,6 +54,7 @@ def test_a_file_without_labels_is_named(tmp_path: Path) -> None:
         read_published_features(path)
 
 
+@pytest.mark.e2e  # a whole published file through CatBoost's cross-validation (about 20 s)
 def test_complete_csv_benchmark_is_honest(shared_data: Path, tmp_path: Path) -> None:
     """Farrugia's Complete.csv through the asset: the encoding leak is gone (no empty cell is
     left to tell the classes apart) and CV accuracy stays below the leak level."""
