@@ -1,0 +1,213 @@
+"""The features from the per-day state equal the full-history SQL: on the hand-built history, on
+the simulated chain over random cutoffs and day orders (a day rewritten, a day deleted), and on
+the real sample as of 2019-04-25, the lake's end and a cutoff inside a day."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
+from eth_assets.chain.sim import SimConfig, generate_day
+from eth_assets.common.duckdb_utils import connect
+from eth_assets.features.farrugia import register_sample_views
+from eth_assets.features.feature_state import (
+    STATE_TABLES,
+    build_state,
+    concat_states,
+    cutoff_windows,
+    features_from_state,
+)
+from eth_assets.features.feature_tables import (
+    create_address_features,
+    create_behaviour_features,
+    register_market_gas,
+)
+from eth_assets.settings import DEFAULT_LABEL_BROADCAST_TOKENS
+from eth_assets_tests.fixtures import HISTORY_AS_OF
+from eth_assets_tests.fixtures.hand_built import (
+    TOKEN_ROWS,
+    TRANSACTIONS_ROWS,
+    UNIVERSE,
+    history_connection,
+)
+
+State = dict[str, pa.Table]
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def day_state(con: duckdb.DuckDBPyConnection, day: date) -> State:
+    return build_state(con, midnight(day), midnight(day + timedelta(days=1)))
+
+
+def before(state: State, day: date) -> State:
+    """The rows of `state` of the days before `day`: the state as of that day's midnight."""
+    return {t: s.filter(pc.less(s["day"], pa.scalar(day, pa.date32()))) for t, s in state.items()}
+
+
+def assert_same_features(con: duckdb.DuckDBPyConnection, reference: str, candidate: str) -> None:
+    """Same columns and types, same addresses; integers and names exactly, floats to 1e-9
+    relative (1e-12 absolute around 0)."""
+    schema = con.execute(f"DESCRIBE {reference}").fetchall()
+    assert con.execute(f"DESCRIBE {candidate}").fetchall() == schema
+    expected = con.execute(f"SELECT * FROM {reference} ORDER BY address").fetchall()
+    got = con.execute(f"SELECT * FROM {candidate} ORDER BY address").fetchall()
+    assert len(got) == len(expected)
+    names = [c[0] for c in schema]
+    for want, have in zip(expected, got, strict=True):
+        for name, a, b in zip(names, want, have, strict=True):
+            if isinstance(a, float) and b is not None:
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (want[0], name, a, b)
+            else:
+                assert a == b, (want[0], name, a, b)
+
+
+def compare_at(con: duckdb.DuckDBPyConnection, as_of: datetime, state: State) -> None:
+    """The full-history features as of `as_of` against those from `state`."""
+    create_address_features(con, as_of, "reference_features")
+    create_behaviour_features(con, as_of, "reference_behaviour")
+    features_from_state(con, state, "state_features", "state_behaviour")
+    assert_same_features(con, "reference_features", "state_features")
+    assert_same_features(con, "reference_behaviour", "state_behaviour")
+
+
+def test_cutoff_windows_are_whole_days_then_the_cutoffs_day() -> None:
+    as_of = datetime(2021, 1, 3, 6, 30, tzinfo=UTC)
+    windows = cutoff_windows(datetime(2021, 1, 1, 17, tzinfo=UTC), as_of)
+    assert [(a.isoformat(), b.isoformat()) for a, b in windows] == [
+        ("2021-01-01T00:00:00+00:00", "2021-01-02T00:00:00+00:00"),
+        ("2021-01-02T00:00:00+00:00", "2021-01-03T00:00:00+00:00"),
+        ("2021-01-03T00:00:00+00:00", "2021-01-03T06:30:00+00:00"),
+    ]
+    assert cutoff_windows(datetime(2021, 1, 1, tzinfo=UTC), midnight(date(2021, 1, 2))) == [
+        (midnight(date(2021, 1, 1)), midnight(date(2021, 1, 2)))
+    ]
+    with pytest.raises(ValueError, match="must end after it starts"):
+        build_state(connect(), as_of, as_of)
+
+
+def test_hand_built_history() -> None:
+    """Every edge the feature tests build by hand (failed and pre-Byzantium transactions,
+    creations, self-transfers, 77-digit token amounts, unknown decimals, rows after the cutoff)."""
+    con = history_connection(TRANSACTIONS_ROWS, TOKEN_ROWS, UNIVERSE)
+    register_market_gas(con, None)
+    first = con.execute(
+        "SELECT MIN(block_timestamp) FROM (SELECT block_timestamp FROM transactions "
+        "UNION ALL SELECT block_timestamp FROM token_transfers)"
+    ).fetchall()[0][0]
+    state = concat_states([build_state(con, a, b) for a, b in cutoff_windows(first, HISTORY_AS_OF)])
+    compare_at(con, HISTORY_AS_OF, state)
+
+
+# The simulated chain: a month of a small chain, its days given to the state one at a time.
+SIM = SimConfig(seed=11, n_accounts=800, days=24)
+
+
+@pytest.fixture(scope="module")
+def sim_days() -> dict[date, dict[str, pa.Table]]:
+    return {SIM.start_date + timedelta(days=d): generate_day(SIM, d) for d in range(SIM.days)}
+
+
+def sim_connection(days: dict[date, dict[str, pa.Table]]) -> duckdb.DuckDBPyConnection:
+    """`transactions`, `token_transfers`, the chain-wide day gas prices and a universe (every
+    sender, plus an address that never appears) over the given days."""
+    con = connect()
+    for raw in (TRANSACTIONS, TOKEN_TRANSFERS):
+        tables = [tables[raw.name] for tables in days.values()]
+        con.register(f"{raw.name}_rows", pa.concat_tables(tables))
+        con.execute(f"CREATE TABLE {raw.name} AS SELECT * FROM {raw.name}_rows")
+    register_market_gas(con, None)
+    con.execute(
+        "CREATE TABLE universe AS SELECT DISTINCT from_address AS address FROM transactions "
+        "UNION SELECT '0x" + "0" * 39 + "1'"
+    )
+    return con
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_simulated_chain_over_random_cutoffs_and_day_orders(
+    sim_days: dict[date, dict[str, pa.Table]], seed: int
+) -> None:
+    rng = random.Random(seed)
+    con = sim_connection(sim_days)
+    order = list(sim_days)
+    rng.shuffle(order)
+    states = {day: day_state(con, day) for day in order}  # built out of order
+    for _ in range(2):
+        cut_day = rng.choice(list(sim_days)[1:])
+        as_of = midnight(cut_day) + timedelta(seconds=rng.choice([0, rng.randrange(86_400)]))
+        parts = [states[d] for d in order if d < cut_day]
+        if as_of > midnight(cut_day):
+            parts.append(build_state(con, midnight(cut_day), as_of))
+        compare_at(con, as_of, concat_states(parts))
+
+
+def test_a_rewritten_and_a_deleted_day_change_only_their_state(
+    sim_days: dict[date, dict[str, pa.Table]],
+) -> None:
+    """Rebuilding the state of the rewritten day and dropping that of the deleted one gives the
+    features of the changed history; every other day's state is kept as it was."""
+    con = sim_connection(sim_days)
+    states = {day: day_state(con, day) for day in sim_days}
+    days = list(sim_days)
+    rewritten, deleted = days[5], days[11]
+    changed = dict(sim_days)
+    changed[rewritten] = {
+        name: table.filter(pa.array([i % 2 == 0 for i in range(table.num_rows)]))
+        for name, table in sim_days[rewritten].items()
+    }
+    del changed[deleted]
+    con = sim_connection(changed)
+    states[rewritten] = day_state(con, rewritten)
+    del states[deleted]
+    as_of = midnight(days[-1] + timedelta(days=1))
+    compare_at(con, as_of, concat_states(list(states.values())))
+    # and the stale state of the rewritten day would not have matched
+    stale = dict(states)
+    stale[rewritten] = day_state(sim_connection(sim_days), rewritten)
+    features_from_state(con, concat_states(list(stale.values())), "stale", None)
+    with pytest.raises(AssertionError):
+        assert_same_features(con, "reference_features", "stale")
+
+
+# On the real sample (../shared/data; skipped without it).
+SAMPLE_CUTOFF = datetime(2019, 4, 25, tzinfo=UTC)
+SAMPLE_END = datetime(2022, 11, 16, tzinfo=UTC)  # the day after the sample's last day
+
+
+@pytest.fixture(scope="module")
+def sample(shared_data: Path) -> tuple[duckdb.DuckDBPyConnection, State]:
+    """The real sample's views (the configured label-broadcast tokens left out) and its state
+    over the whole lake, built in one window (a backfill)."""
+    raw = shared_data / "raw_txns"
+    if not (raw / "transactions.parquet").is_file():
+        pytest.skip(f"real sample missing: {raw / 'transactions.parquet'}")
+    con = connect()
+    register_sample_views(con, raw, DEFAULT_LABEL_BROADCAST_TOKENS)
+    register_market_gas(con, None)
+    return con, build_state(con, datetime(2015, 7, 30, tzinfo=UTC), SAMPLE_END)
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [SAMPLE_CUTOFF, SAMPLE_END, datetime(2018, 3, 7, 13, 45, 10, tzinfo=UTC)],
+    ids=["farrugia-cutoff", "lake-end", "inside-a-day"],
+)
+def test_real_sample(sample: tuple[duckdb.DuckDBPyConnection, State], as_of: datetime) -> None:
+    con, state = sample
+    day = as_of.date()
+    parts = [before(state, day)]
+    if as_of > midnight(day):
+        parts.append(build_state(con, midnight(day), as_of))
+    assert set(parts[0]) == set(STATE_TABLES)
+    compare_at(con, as_of, concat_states(parts))
