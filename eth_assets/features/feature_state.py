@@ -3,8 +3,9 @@ computed from them, equal to the full-history SQL (docs/features.md#incremental-
 
 Plain functions, no Dagster. `build_state` runs the state queries (eth_assets/features/sql/
 feature_state_*.sql) over the rows of a time window on a connection that has `transactions`,
-`token_transfers` (label-broadcast tokens left out) and `market_gas_price` defined, and returns
-one Arrow table per state table, keyed by UTC day. `features_from_state` defines the state views
+`token_transfers` (every token: the token key lets the features leave out label-broadcast tokens
+decided later) and `market_gas_price` defined, and returns one Arrow table per state table,
+keyed by UTC day. `features_from_state` defines the state views
 from such tables (every day before the cutoff's, plus that day up to the cutoff) and runs the
 `*_from_state.sql` queries, which give the columns of address_features.sql and
 behaviour_features.sql.
@@ -12,7 +13,7 @@ behaviour_features.sql.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import duckdb
@@ -28,6 +29,7 @@ STATE_QUERIES: dict[str, str] = {
     "state_ether_times": "feature_state_ether_hours",
     "state_tokens": "feature_state_tokens",
     "state_token_balances": "feature_state_token_balances",
+    "state_token_transactions": "feature_state_token_transactions",
     "state_contracts": "feature_state_contracts",
 }
 STATE_TABLES: tuple[str, ...] = tuple(STATE_QUERIES)
@@ -91,11 +93,16 @@ def features_from_state(
     state: Mapping[str, pa.Table],
     table: str = "address_features",
     behaviour_table: str | None = "behaviour_features",
+    excluded_tokens: Sequence[str] = (),
 ) -> int:
     """Materialise `table` (address_features' columns) and, unless None, `behaviour_table` for
-    every `universe` address from `state`, which must hold exactly the rows before the cutoff;
-    the row count."""
+    every `universe` address from `state`, which must hold exactly the rows before the cutoff,
+    leaving out the transfers of `excluded_tokens` (lower-case contract addresses); the row
+    count."""
     register_state(con, state)
+    tokens = pa.table({"token_address": pa.array(sorted(set(excluded_tokens)), pa.string())})
+    con.register("excluded_tokens_arrow", tokens)
+    con.execute("CREATE OR REPLACE TEMP VIEW excluded_tokens AS FROM excluded_tokens_arrow")
     con.execute(f"CREATE OR REPLACE TABLE {table} AS\n{load_sql(ADDRESS_FEATURES_FROM_STATE)}")
     if behaviour_table is not None:
         con.execute(

@@ -5,10 +5,19 @@
 -- Inputs, defined by the caller: `universe(address)` and the state up to the cutoff (every day
 -- before the cutoff's day, plus that day's rows before the cutoff): `state_ether`
 -- (feature_state_ether.sql), `state_ether_pairs`, `state_tokens`, `state_token_balances`,
--- `state_contracts`. No parameter: the state holds only what counts.
+-- `state_token_transactions`, `state_contracts`; and `excluded_tokens(token_address)`, the
+-- label-broadcast tokens left out (their transfers count nowhere, as when the token view of
+-- address_features.sql leaves them out). No parameter: the state holds only what counts.
 -- Dialect: DuckDB.
 WITH
 ids AS (SELECT DISTINCT address FROM universe),
+
+contracts AS (  -- the contracts known at the cutoff, by transfers of kept tokens or transactions
+    SELECT DISTINCT address
+    FROM state_contracts
+    WHERE token_address IS NULL
+        OR token_address NOT IN (SELECT token_address FROM excluded_tokens)
+),
 
 ether AS (  -- the universe's rows of the ether state, merged over days per role
     SELECT
@@ -89,7 +98,7 @@ token_pairs AS (  -- the universe's token pairs merged over days, each marked wh
         p.address,
         p.role,
         p.counterparty,
-        p.role = 'sent' AND p.counterparty IN (SELECT address FROM state_contracts) AS to_contract,
+        p.role = 'sent' AND p.counterparty IN (SELECT address FROM contracts) AS to_contract,
         CAST(SUM(p.n) AS BIGINT) AS n,
         CAST(SUM(p.n_self) AS BIGINT) AS n_self,
         MIN(p.first_ts) AS first_ts,
@@ -100,6 +109,7 @@ token_pairs AS (  -- the universe's token pairs merged over days, each marked wh
         SUM(p.sum_amount) AS sum_amount
     FROM state_tokens AS p
     WHERE p.address IN (SELECT address FROM ids)
+        AND p.token_address NOT IN (SELECT token_address FROM excluded_tokens)
     GROUP BY p.address, p.role, p.counterparty
 ),
 
@@ -155,10 +165,11 @@ tok_stats AS (  -- as address_features.sql tok_stats
     LEFT JOIN token_roles AS r ON r.address = a.address AND r.role = 'received'
 ),
 
-tok_transactions AS (
-    SELECT address, CAST(SUM(n_transactions) AS BIGINT) AS n_transactions
-    FROM state_token_balances
-    WHERE token_address IS NULL AND address IN (SELECT address FROM ids)
+tok_transactions AS (  -- distinct transactions with a transfer of a kept token
+    SELECT address, COUNT(DISTINCT transaction_hash) AS n_transactions
+    FROM state_token_transactions
+    WHERE address IN (SELECT address FROM ids)
+        AND token_address NOT IN (SELECT token_address FROM excluded_tokens)
     GROUP BY address
 ),
 
@@ -174,7 +185,8 @@ tok_tokens AS (  -- per (address, token), merged over days: as address_features.
         SUM(p1) AS p1,
         SUM(p0) AS p0
     FROM state_token_balances
-    WHERE token_address IS NOT NULL AND address IN (SELECT address FROM ids)
+    WHERE address IN (SELECT address FROM ids)
+        AND token_address NOT IN (SELECT token_address FROM excluded_tokens)
     GROUP BY address, token_address
 ),
 

@@ -1,17 +1,15 @@
 -- Feature state, per token: per address, token contract and UTC day, the transfers on each side,
 -- the token's name and the exact signed change of the raw balance as three sums of 26-digit parts
--- (p2 * 10^52 + p1 * 10^26 + p0, as address_features.sql tok_tokens); and, as token_address
--- NULL, the distinct transactions of the day with a token transfer of the address (a transaction
--- lies in one day, so these add up exactly). Merged over days by sum (the name by MAX).
+-- (p2 * 10^52 + p1 * 10^26 + p0, as address_features.sql tok_tokens). Merged over days by sum
+-- (the name by MAX).
 --
--- Inputs and parameters as feature_state_tokens.sql.
+-- Inputs and parameters as feature_state_tokens.sql (every token).
 -- Dialect: DuckDB.
 WITH
 legs AS (
     SELECT
         t.address,
         t.token_address,
-        t.transaction_hash,
         CAST(t.block_timestamp AS DATE) AS day,
         NULLIF(t.token_name, '') AS token_name,
         t.role,
@@ -19,14 +17,14 @@ legs AS (
         CASE WHEN REGEXP_MATCHES(t.value, '^[0-9]{1,78}$') THEN t.value END AS digits
     FROM (
         SELECT
-            from_address AS address, token_address, transaction_hash, block_timestamp,
+            from_address AS address, token_address, block_timestamp,
             token_name, value, 'sent' AS role, -1 AS sign
         FROM token_transfers
         WHERE block_timestamp >= CAST($start AS TIMESTAMPTZ)
             AND block_timestamp < CAST($end AS TIMESTAMPTZ)
         UNION ALL
         SELECT
-            to_address AS address, token_address, transaction_hash, block_timestamp,
+            to_address AS address, token_address, block_timestamp,
             token_name, value, 'received' AS role, 1 AS sign
         FROM token_transfers
         WHERE block_timestamp >= CAST($start AS TIMESTAMPTZ)
@@ -54,15 +52,6 @@ SELECT
             ) AS DECIMAL(38, 0))
         ELSE CAST(0 AS DECIMAL(38, 0))
     END) AS p1,
-    SUM(sign * CAST(RIGHT(digits, 26) AS DECIMAL(38, 0))) AS p0,
-    NULL AS n_transactions
+    SUM(sign * CAST(RIGHT(digits, 26) AS DECIMAL(38, 0))) AS p0
 FROM legs
 GROUP BY address, token_address, day
-UNION ALL BY NAME
-SELECT
-    address,
-    NULL AS token_address,
-    day,
-    COUNT(DISTINCT transaction_hash) AS n_transactions
-FROM legs
-GROUP BY address, day
