@@ -35,6 +35,7 @@ STATE_QUERIES: dict[str, str] = {
 STATE_TABLES: tuple[str, ...] = tuple(STATE_QUERIES)
 ADDRESS_FEATURES_FROM_STATE = "address_features_from_state"
 BEHAVIOUR_FEATURES_FROM_STATE = "behaviour_features_from_state"
+ADDRESS_ACTIVITY_FROM_STATE = "address_activity_from_state"
 
 
 def build_state(
@@ -88,25 +89,43 @@ def cutoff_windows(first_day: datetime, as_of: datetime) -> list[tuple[datetime,
     return windows
 
 
+def register_excluded_tokens(con: duckdb.DuckDBPyConnection, tokens: Sequence[str]) -> None:
+    """Define `excluded_tokens(token_address)`: the label-broadcast tokens a run leaves out."""
+    listed = pa.table({"token_address": pa.array(sorted(set(tokens)), pa.string())})
+    con.register("excluded_tokens_arrow", listed)
+    con.execute("CREATE OR REPLACE TEMP VIEW excluded_tokens AS FROM excluded_tokens_arrow")
+
+
+def create_tables_from_state(
+    con: duckdb.DuckDBPyConnection,
+    table: str = "address_features",
+    behaviour_table: str | None = "behaviour_features",
+    activity_table: str | None = None,
+) -> int:
+    """Materialise `table` (address_features' columns) and, unless None, `behaviour_table` and
+    `activity_table` (address_activity's) for every `universe` address from the registered
+    state views and `excluded_tokens`; the row count."""
+    queries = {
+        table: ADDRESS_FEATURES_FROM_STATE,
+        behaviour_table: BEHAVIOUR_FEATURES_FROM_STATE,
+        activity_table: ADDRESS_ACTIVITY_FROM_STATE,
+    }
+    for name, query in queries.items():
+        if name is not None:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{load_sql(query)}")
+    return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
+
+
 def features_from_state(
     con: duckdb.DuckDBPyConnection,
     state: Mapping[str, pa.Table],
     table: str = "address_features",
     behaviour_table: str | None = "behaviour_features",
     excluded_tokens: Sequence[str] = (),
+    activity_table: str | None = None,
 ) -> int:
-    """Materialise `table` (address_features' columns) and, unless None, `behaviour_table` for
-    every `universe` address from `state`, which must hold exactly the rows before the cutoff,
-    leaving out the transfers of `excluded_tokens` (lower-case contract addresses); the row
-    count."""
+    """`create_tables_from_state` over `state` (Arrow tables holding exactly the rows before the
+    cutoff), leaving out the transfers of `excluded_tokens` (lower-case contract addresses)."""
     register_state(con, state)
-    tokens = pa.table({"token_address": pa.array(sorted(set(excluded_tokens)), pa.string())})
-    con.register("excluded_tokens_arrow", tokens)
-    con.execute("CREATE OR REPLACE TEMP VIEW excluded_tokens AS FROM excluded_tokens_arrow")
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS\n{load_sql(ADDRESS_FEATURES_FROM_STATE)}")
-    if behaviour_table is not None:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {behaviour_table} AS\n"
-            f"{load_sql(BEHAVIOUR_FEATURES_FROM_STATE)}"
-        )
-    return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
+    register_excluded_tokens(con, excluded_tokens)
+    return create_tables_from_state(con, table, behaviour_table, activity_table)

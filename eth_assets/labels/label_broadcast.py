@@ -21,6 +21,7 @@ from eth_assets.common.addresses import normalize_address
 from eth_assets.common.chain_time import as_utc
 from eth_assets.common.sql_files import load_sql
 
+FROM_STATE_SQL_NAME = "label_broadcast_tokens_from_state"
 SQL_NAME = "label_broadcast_tokens"
 # The warehouse table of the evidence, written with address_features.
 TABLE = "label_broadcast_tokens"
@@ -69,6 +70,27 @@ def detect_label_broadcast_tokens(
     ).fetchall()
     parameters = {"as_of": as_utc(as_of), **asdict(rule)}
     frame = pl.from_arrow(con.sql(load_sql(SQL_NAME), params=parameters).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def detect_label_broadcast_tokens_from_state(
+    con: duckdb.DuckDBPyConnection, labelled_sql: str, rule: BroadcastRule = BroadcastRule()
+) -> pl.DataFrame:
+    """`detect_label_broadcast_tokens` from the feature state views `state_tokens` and
+    `state_token_balances` (every token, the days before the cutoff) instead of the raw
+    transfers: the same evidence and flags."""
+    if "labelled_addresses" in labelled_sql:
+        raise ValueError(
+            f"labelled_sql {labelled_sql!r} reads `labelled_addresses`, the view this function "
+            "defines from it: register the addresses under another name"
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW labelled_addresses AS SELECT address FROM ({labelled_sql})"
+    ).fetchall()
+    frame = pl.from_arrow(
+        con.sql(load_sql(FROM_STATE_SQL_NAME), params=asdict(rule)).to_arrow_table()
+    )
     assert isinstance(frame, pl.DataFrame)
     return frame
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -25,12 +26,20 @@ from eth_assets.features.feature_state import (
     concat_states,
     cutoff_windows,
     features_from_state,
+    register_state,
 )
 from eth_assets.features.feature_tables import (
+    create_address_activity,
     create_address_features,
     create_behaviour_features,
     register_market_gas,
 )
+from eth_assets.labels.label_broadcast import (
+    detect_label_broadcast_tokens,
+    detect_label_broadcast_tokens_from_state,
+)
+from eth_assets.labels.label_files import read_label_files
+from eth_assets.resources.chain_sources import SHARED_LABEL_FILES
 from eth_assets.settings import DEFAULT_LABEL_BROADCAST_TOKENS
 from eth_assets_tests.fixtures import HISTORY_AS_OF
 from eth_assets_tests.fixtures.hand_built import (
@@ -80,9 +89,11 @@ def compare_at(
     against those from `state` (of every token) with `excluded` left out."""
     create_address_features(con, as_of, "reference_features")
     create_behaviour_features(con, as_of, "reference_behaviour")
-    features_from_state(con, state, "state_features", "state_behaviour", excluded)
+    create_address_activity(con, as_of, "reference_activity")
+    features_from_state(con, state, "state_features", "state_behaviour", excluded, "state_activity")
     assert_same_features(con, "reference_features", "state_features")
     assert_same_features(con, "reference_behaviour", "state_behaviour")
+    assert_same_features(con, "reference_activity", "state_activity")
 
 
 def test_cutoff_windows_are_whole_days_then_the_cutoffs_day() -> None:
@@ -243,3 +254,27 @@ def test_real_sample(
         parts.append(build_state(every_token, midnight(day), as_of))
     assert set(parts[0]) == set(STATE_TABLES)
     compare_at(reference, as_of, concat_states(parts), SAMPLE_EXCLUDED)
+
+
+def test_label_broadcast_detection_from_the_state(
+    sample: tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection, State],
+    shared_data: Path,
+) -> None:
+    """The detection over the state (every token) gives the evidence and flags of the detection
+    over the raw transfers, as of 2019-04-25 and the lake's end."""
+    every_token, _, state = sample
+    files = [shared_data / "labels" / name for name in SHARED_LABEL_FILES]
+    labels = read_label_files(files).labels.select("address").unique()
+    every_token.register("label_frame", labels.to_arrow())
+    for as_of in (SAMPLE_CUTOFF, SAMPLE_END):
+        expected = detect_label_broadcast_tokens(
+            every_token, "SELECT address FROM label_frame", as_of
+        )
+        register_state(every_token, before(state, as_of.date()))
+        got = detect_label_broadcast_tokens_from_state(
+            every_token, "SELECT address FROM label_frame"
+        )
+        assert got.columns == expected.columns
+        assert got.dtypes == expected.dtypes
+        assert got.equals(expected), (as_of, got.head(), expected.head())
+        assert got.filter(pl.col("flagged")).height >= 1

@@ -12,6 +12,7 @@ legs AS (
         t.token_address,
         CAST(t.block_timestamp AS DATE) AS day,
         NULLIF(t.token_name, '') AS token_name,
+        t.token_name AS listed_name,
         t.role,
         CAST(t.sign AS DECIMAL(38, 0)) AS sign,
         CASE WHEN REGEXP_MATCHES(t.value, '^[0-9]{1,78}$') THEN t.value END AS digits
@@ -37,6 +38,7 @@ SELECT
     token_address,
     day,
     MAX(token_name) AS token_name,
+    MIN(listed_name) AS min_token_name,  -- the name label-broadcast detection shows
     COUNT(*) AS n,
     COUNT(*) FILTER (WHERE role = 'sent') AS n_sent,
     COUNT(*) FILTER (WHERE role = 'received') AS n_received,
