@@ -1,0 +1,167 @@
+"""What the feature_state asset and address_features do with the feature state, as plain
+functions: bring the state up to date with the lake reading only the days that need it, and
+define the state as of a cutoff for the `*_from_state.sql` queries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from eth_assets.common.chain_time import as_utc
+from eth_assets.common.duckdb_utils import sql_literal
+from eth_assets.features.feature_state import STATE_TABLES, build_state
+from eth_assets.features.feature_tables import register_market_gas
+from eth_assets.features.state_store import (
+    RAW_TABLES,
+    StateDiff,
+    compare_with_lake,
+    lake_days,
+    remove_days,
+    state_files,
+    write_days,
+)
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def register_day_views(
+    con: duckdb.DuckDBPyConnection, lake_root: Path, days: Iterable[date]
+) -> None:
+    """Define `transactions` and `token_transfers` over the lake's files of `days` alone (every
+    token): what a night reads is its day, never the history."""
+    held = lake_days(lake_root)
+    wanted = sorted(set(days))
+    for table in RAW_TABLES:
+        files = [str(held[d][table.name]) for d in wanted if table.name in held.get(d, {})]
+        if files:
+            names = ", ".join(f'"{name}"' for name, _ in table.columns)
+            listed = ", ".join(sql_literal(f) for f in files)
+            relation = f"SELECT {names} FROM read_parquet([{listed}])"
+        else:
+            nulls = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in table.columns)
+            relation = f"SELECT {nulls} WHERE false"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {relation}")
+
+
+def runs_of_days(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days as [first, stop) runs."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] == day:
+            runs[-1] = (runs[-1][0], day + timedelta(days=1))
+        else:
+            runs.append((day, day + timedelta(days=1)))
+    return runs
+
+
+@dataclass(frozen=True)
+class StateRefresh:
+    """What one refresh of the state did."""
+
+    asked: list[date]
+    repaired: list[date]
+    removed: list[date]
+    built: list[date]
+    rows: dict[str, int]
+    seconds: float
+    before: StateDiff
+    after: StateDiff
+
+
+def refresh_state(
+    state_root: Path,
+    lake_root: Path,
+    days: Sequence[date],
+    run_id: str,
+    market_gas: Path | None,
+) -> StateRefresh:
+    """Build the state of `days` (the run's partitions) and of every lake day whose state is
+    missing or stale; drop the state of days the lake no longer holds. Reads only those days of
+    the lake. `market_gas` as in register_market_gas (None: the day's own transactions)."""
+    started = time.monotonic()
+    before = compare_with_lake(state_root, lake_root)
+    held = lake_days(lake_root)
+    asked = sorted(set(days))
+    to_build = sorted({d for d in asked if d in held} | set(before.stale))
+    gone = sorted(set(before.removed) | {d for d in asked if d not in held})
+    remove_days(state_root, gone)
+    rows = {name: 0 for name in STATE_TABLES}
+    for first, stop in runs_of_days(to_build):
+        run_days = [first + timedelta(days=i) for i in range((stop - first).days)]
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            register_day_views(con, lake_root, run_days)
+            register_market_gas(con, market_gas)
+            state = build_state(con, midnight(first), midnight(stop))
+        write_days(state_root, lake_root, state, run_days, run_id)
+        for name, table in state.items():
+            rows[name] += table.num_rows
+    after = compare_with_lake(state_root, lake_root)
+    return StateRefresh(
+        asked=asked,
+        repaired=sorted(set(before.stale) - set(asked)),
+        removed=gone,
+        built=to_build,
+        rows=rows,
+        seconds=time.monotonic() - started,
+        before=before,
+        after=after,
+    )
+
+
+class StaleState(RuntimeError):
+    """The feature state disagrees with the lake before a cutoff."""
+
+
+def register_state_as_of(
+    con: duckdb.DuckDBPyConnection,
+    state_root: Path,
+    lake_root: Path,
+    as_of: datetime,
+    market_gas: Path | None,
+) -> StateDiff:
+    """Define the state views as of `as_of`: the stored days before the cutoff's day, plus that
+    day's rows before the cutoff (built now from that day's lake file) when the cutoff is not
+    midnight. Refused with StaleState when a stored day before the cutoff disagrees with the
+    lake (materialize feature_state first); returns the comparison."""
+    as_of = as_utc(as_of)
+    cut_day = as_of.date()
+    diff = compare_with_lake(state_root, lake_root, before=cut_day)
+    if not diff.current:
+        raise StaleState(
+            f"the feature state does not match the lake before {cut_day}: {diff.text()}. "
+            "Materialize feature_state (any partition repairs every stale day) and run again"
+        )
+    partial: dict[str, pa.Table] | None = None
+    if as_of > midnight(cut_day):
+        with duckdb.connect() as day_con:
+            day_con.execute("SET TimeZone = 'UTC'")
+            register_day_views(day_con, lake_root, [cut_day])
+            register_market_gas(day_con, market_gas)
+            partial = build_state(day_con, midnight(cut_day), as_of)
+    # an empty state with the right columns, for tables without any stored day
+    with duckdb.connect() as empty_con:
+        empty_con.execute("SET TimeZone = 'UTC'")
+        register_day_views(empty_con, lake_root, [])
+        register_market_gas(empty_con, None)
+        empty = build_state(empty_con, midnight(cut_day), midnight(cut_day) + timedelta(days=1))
+    files = state_files(state_root, cut_day)
+    for name in STATE_TABLES:
+        con.register(f"{name}_empty", empty[name])
+        parts = [f"SELECT * FROM {name}_empty"]
+        if files[name]:
+            listed = ", ".join(sql_literal(str(p)) for p in files[name])
+            parts.append(f"SELECT * FROM read_parquet([{listed}])")
+        if partial is not None:
+            con.register(f"{name}_partial", partial[name])
+            parts.append(f"SELECT * FROM {name}_partial")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {' UNION ALL BY NAME '.join(parts)}")
+    return diff
