@@ -12,7 +12,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from dagster import Definitions, load_assets_from_modules, multiprocess_executor
 
-from eth_assets.features import feature_assets, reference_assets
+from eth_assets.features import feature_assets, reference_assets, state_assets
 from eth_assets.labels import label_assets
 from eth_assets.lake import raw_assets
 from eth_assets.lake.maintenance import compact_lake_job
@@ -52,6 +52,7 @@ defs = Definitions(
             raw_assets,
             label_assets,
             feature_assets,
+            state_assets,
             exposure_assets,
             dataset_assets,
             analysis_assets,

@@ -20,10 +20,11 @@ from eth_assets_tests.fixtures import (
     resource_set,
     run_quickstart,
 )
+from eth_assets_tests.fixtures.quickstart import RealSampleRun, run_real_sample_block
 
 # A test that needs a whole materialized graph (in process or the Quickstart's CLI run) is an
 # end-to-end test: it runs in the e2e tier, never in the fast one.
-WHOLE_GRAPH_FIXTURES = frozenset({"graph", "graph_copy", "quickstart"})
+WHOLE_GRAPH_FIXTURES = frozenset({"graph", "graph_copy", "quickstart", "real_sample_run"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -94,3 +95,12 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> QuickstartRun:
     """The README Quickstart's `dagster asset materialize`, run once per session in a
     subprocess on a small simulated chain. Read-only: copy `quickstart.data` to change it."""
     return run_quickstart(tmp_path_factory.mktemp("quickstart"))
+
+
+@pytest.fixture(scope="session")
+def real_sample_run(
+    quickstart: QuickstartRun, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> RealSampleRun:
+    """The README's real-sample block run as written after the Quickstart, once per session.
+    Read-only: copy its folder to change it."""
+    return run_real_sample_block(quickstart, shared_data, tmp_path_factory.mktemp("real") / "c")

@@ -5,18 +5,16 @@ byte-identical; and the README's real-sample commands, run after the Quickstart,
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from eth_assets_tests.fixtures import QuickstartRun
-from eth_assets_tests.fixtures.quickstart import readme_blocks
+from eth_assets_tests.fixtures.quickstart import RealSampleRun, reader_env, readme_blocks
 from eth_assets_tests.fixtures.raw_tables import write_bigquery_schema_folder
 
 
@@ -27,16 +25,6 @@ def tree_hashes(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
-
-
-def reader_env(home: Path, **settings: str) -> dict[str, str]:
-    """The environment of a reader's shell: no project or MLflow settings but `settings`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ETH_ASSETS_", "MLFLOW_")) and key != "DAGSTER_HOME"
-    }
-    return {**env, "DAGSTER_HOME": str(home), **settings}
 
 
 def test_another_source_in_the_quickstart_data_dir_is_refused_and_changes_nothing(
@@ -80,37 +68,21 @@ def test_another_source_in_the_quickstart_data_dir_is_refused_and_changes_nothin
     assert "BetaWarning" not in output and "PreviewWarning" not in output
 
 
-# The README's real-sample block (by its first words) and its MLflow UI block.
-REAL_SAMPLE_BLOCK = 'export ETH_ASSETS_DATA_DIR="$PWD/data/real" ETH_ASSETS_SOURCE=parquet'
-
-
 @pytest.mark.e2e
 def test_the_readme_real_sample_path_after_the_quickstart_succeeds(
-    quickstart: QuickstartRun, shared_data: Path, tmp_path: Path
+    quickstart: QuickstartRun, real_sample_run: RealSampleRun
 ) -> None:
     """The block as written, in the Quickstart's checkout and shell (its DAGSTER_HOME), on the
     real sample: it writes its own data dir, whose MLflow store the README's `mlflow ui` block
     opens, and leaves the Quickstart's data as it was."""
-    [block] = [b for b in readme_blocks() if b.startswith(REAL_SAMPLE_BLOCK)]
     [mlflow_block] = [b for b in readme_blocks() if b.startswith("mlflow ui")]
-    folder = tmp_path / "checkout"
-    shutil.copytree(quickstart.folder, folder)
-    before = tree_hashes(folder / "data")
-    env = reader_env(folder / ".dagster_home", ETH_ASSETS_SHARED_DATA=str(shared_data))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    started = time.monotonic()
-    done = subprocess.run(
-        ["bash", "-c", block], env=env, cwd=folder, capture_output=True, text=True, timeout=900
-    )
-    seconds = time.monotonic() - started
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "RUN_SUCCESS" in done.stderr
-    print(f"real-sample block: {seconds:.0f} s")
+    folder = real_sample_run.folder
+    assert "RUN_SUCCESS" in real_sample_run.stderr
+    print(f"real-sample block: {real_sample_run.seconds:.0f} s")
     real = folder / "data" / "real"
     assert (real / "published" / "address_scores" / "current.json").is_file()
-    assert {k: v for k, v in tree_hashes(folder / "data").items() if not k.startswith("real/")} == (
-        before
-    )
+    after = {k: v for k, v in tree_hashes(folder / "data").items() if not k.startswith("real/")}
+    assert after == tree_hashes(quickstart.folder / "data")
     # The MLflow UI block, in the same shell, names the real data dir's store.
     store = mlflow_block.replace("$ETH_ASSETS_DATA_DIR", str(real)).replace(
         "${ETH_ASSETS_DATA_DIR:-$PWD/data}", str(real)

@@ -20,7 +20,6 @@ from dagster import (
 from pydantic import Field
 
 from eth_assets.common.duckdb_utils import (
-    connect,
     publish_staged,
     remove_database_file,
     staging_catalog,
@@ -44,12 +43,18 @@ from eth_assets.features.feature_run import (
 )
 from eth_assets.features.feature_tables import (
     ACTIVITY_SQL_NAME,
-    excluded_transfers,
-    feature_tables_from_lake,
     register_lake_views,
     store_pushed_features,
 )
 from eth_assets.features.pushdown import features_in_bigquery
+from eth_assets.features.state_assets import feature_state
+from eth_assets.features.state_run import (
+    StateRefresh,
+    feature_tables_from_state,
+    label_broadcasts_in_state,
+    refresh_state,
+    state_folder,
+)
 from eth_assets.features.universe import (
     UNIVERSE_TABLE,
     read_address_file,
@@ -60,7 +65,6 @@ from eth_assets.features.universe import (
 )
 from eth_assets.labels.label_assets import illicit_labels
 from eth_assets.labels.label_broadcast import (
-    detect_label_broadcast_tokens,
     detected_tokens,
     left_out_table,
     tokens_left_out,
@@ -94,14 +98,40 @@ def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
     return default_as_of(lake.last_day("transactions"))
 
 
-def label_broadcasts_in_lake(lake: ParquetLake, as_of: datetime) -> pl.DataFrame:
-    """Label-broadcast tokens found in the lake's token transfers before `as_of`, against the
-    lake's label set (eth_assets/labels/label_broadcast.py): the evidence per token, with the
-    flag."""
-    with connect() as con, lake.naming_damaged_files():
-        register_lake_views(con, lake)
-        con.register("lake_labels", lake.labelled_addresses().to_frame().to_arrow())
-        return detect_label_broadcast_tokens(con, "SELECT address FROM lake_labels", as_of)
+def repair_state(lake: ParquetLake, run_id: str, market_gas: Path | None) -> StateRefresh:
+    """Bring the lake's feature state up to date (stale and missing days only)."""
+    root = lake.root_path()
+    with lake.naming_damaged_files():
+        return refresh_state(state_folder(root), root, [], run_id, market_gas)
+
+
+def state_and_detection(
+    lake: ParquetLake,
+    engine: str,
+    detect: bool,
+    as_of: datetime,
+    market_gas: Path | None,
+    run_id: str,
+) -> tuple[StateRefresh | None, pl.DataFrame | None]:
+    """For the local engine: the feature state brought up to date with the lake (days without
+    state or rewritten since are rebuilt from their own lake files: a backfill on the first
+    run, usually nothing after), then the label-broadcast detection over it when asked."""
+    if engine != "local":
+        return None, None
+    repair = repair_state(lake, run_id, market_gas)
+    return repair, label_broadcasts_in_lake(lake, as_of, market_gas) if detect else None
+
+
+def label_broadcasts_in_lake(
+    lake: ParquetLake, as_of: datetime, market_gas: Path | None
+) -> pl.DataFrame:
+    """Label-broadcast tokens found in the token transfers before `as_of` (from the feature
+    state), against the lake's label set (eth_assets/labels/label_broadcast.py): the evidence
+    per token, with the flag."""
+    with lake.naming_damaged_files():
+        return label_broadcasts_in_state(
+            lake.root_path(), as_of, lake.labelled_addresses(), market_gas
+        )
 
 
 def detection_summary(broadcasts: pl.DataFrame | None, engine: str) -> str:
@@ -256,12 +286,11 @@ def compute_features(
             chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
         )
         return store_pushed_features(con, table, provenance, activity), reported
-    rows = feature_tables_from_lake(con, lake, as_of, excluded, provenance, broadcasts, market_gas)
-    transfers, recipients = excluded_transfers(con, lake, excluded, as_of)
-    return rows, {
-        "label_broadcast_transfers_left_out": transfers,
-        "universe_addresses_that_received_them": recipients,
-    }
+    with lake.naming_damaged_files():
+        rows, left_out = feature_tables_from_state(
+            con, lake.root_path(), provenance, broadcasts, market_gas
+        )
+    return rows, dict(left_out)
 
 
 def feature_checks(
@@ -349,7 +378,7 @@ def log_outcome(
 
 
 @asset(
-    deps=[address_universe, raw_transactions, raw_token_transfers],
+    deps=[address_universe, raw_transactions, raw_token_transfers, feature_state],
     group_name="features",
     kinds={"duckdb", "sql"},
     tags=WAREHOUSE_TAG,
@@ -384,11 +413,13 @@ def address_features(
     require_engine(engine, chain_source)
     as_of = resolve_as_of(lake, config.as_of)
     configured = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
-    detect = config.exclude_label_broadcast_tokens and config.detect_label_broadcast_tokens
-    broadcasts = label_broadcasts_in_lake(lake, as_of) if detect and engine == "local" else None
     complete = chain_source.holds_complete_histories()
     # a store of chosen accounts' histories knows only their days: the market comes from a file
     market_gas = None if complete else market_gas_prices_file()
+    detect = config.exclude_label_broadcast_tokens and config.detect_label_broadcast_tokens
+    repair, broadcasts = state_and_detection(
+        lake, engine, detect, as_of, market_gas, context.run_id
+    )
     provenance = provenance_of_run(
         as_of,
         engine,
@@ -423,6 +454,9 @@ def address_features(
         remove_database_file(staging)
     drift = drift_against(previous, staged.current)
     log_outcome(context, staged.usability.problem, staging, major_shifts(drift))
+    if repair is not None:
+        reported["feature_state_days_rebuilt"] = len(repair.built)
+        reported["feature_state_days_removed"] = len(repair.removed)
     return MaterializeResult(
         check_results=feature_checks(staged, labels, staging, drift),
         metadata=feature_metadata(

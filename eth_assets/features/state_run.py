@@ -11,20 +11,38 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
+from eth_assets.common.addresses import normalize_address
 from eth_assets.common.chain_time import as_utc
-from eth_assets.common.duckdb_utils import sql_literal
-from eth_assets.features.feature_state import STATE_TABLES, build_state
-from eth_assets.features.feature_tables import register_market_gas
+from eth_assets.common.duckdb_utils import sql_literal, transaction
+from eth_assets.features.feature_provenance import Provenance, write_provenance
+from eth_assets.features.feature_state import (
+    STATE_TABLES,
+    build_state,
+    create_tables_from_state,
+    register_excluded_tokens,
+)
+from eth_assets.features.feature_tables import (
+    ACTIVITY_TABLE,
+    BEHAVIOUR_TABLE,
+    register_market_gas,
+)
 from eth_assets.features.state_store import (
     RAW_TABLES,
+    STATE_FOLDER,
     StateDiff,
     compare_with_lake,
     lake_days,
     remove_days,
     state_files,
     write_days,
+)
+from eth_assets.features.universe import UNIVERSE_TABLE
+from eth_assets.labels.label_broadcast import (
+    detect_label_broadcast_tokens_from_state,
+    store_label_broadcast_tokens,
 )
 
 
@@ -165,3 +183,50 @@ def register_state_as_of(
             parts.append(f"SELECT * FROM {name}_partial")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {' UNION ALL BY NAME '.join(parts)}")
     return diff
+
+
+def state_folder(lake_root: Path) -> Path:
+    """Where the feature state of a lake lives: beside its raw tables."""
+    return lake_root / STATE_FOLDER
+
+
+def label_broadcasts_in_state(
+    lake_root: Path, as_of: datetime, labelled: pl.Series, market_gas: Path | None
+) -> pl.DataFrame:
+    """The label-broadcast detection as of `as_of` over the feature state (every token)."""
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        register_state_as_of(con, state_folder(lake_root), lake_root, as_of, market_gas)
+        con.register("lake_labels", labelled.to_frame().to_arrow())
+        return detect_label_broadcast_tokens_from_state(con, "SELECT address FROM lake_labels")
+
+
+def feature_tables_from_state(
+    con: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    provenance: Provenance,
+    label_broadcast: pl.DataFrame | None,
+    market_gas: Path | None,
+) -> tuple[int, dict[str, int]]:
+    """`address_features`, `behaviour_features` and `address_activity` of the stored universe
+    from the feature state as of the provenance's cutoff (refused when the state disagrees with
+    the lake before it), with the provenance and the detection, in one transaction; rows, and
+    what leaving out the label-broadcast tokens removed."""
+    register_state_as_of(con, state_folder(lake_root), lake_root, provenance.as_of, market_gas)
+    excluded = [normalize_address(t) for t in provenance.excluded_tokens]
+    register_excluded_tokens(con, excluded)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
+    with transaction(con):
+        rows = create_tables_from_state(con, "address_features", BEHAVIOUR_TABLE, ACTIVITY_TABLE)
+        store_label_broadcast_tokens(con, label_broadcast)
+        write_provenance(con, provenance)
+    left_out = con.execute(
+        "SELECT COALESCE(SUM(n), 0), COUNT(DISTINCT u.address) FROM state_tokens AS t "
+        f"LEFT JOIN {UNIVERSE_TABLE} AS u ON u.address = t.address "
+        "WHERE t.role = 'received' "
+        "AND t.token_address IN (SELECT token_address FROM excluded_tokens)"
+    ).fetchall()[0]
+    return rows, {
+        "label_broadcast_transfers_left_out": int(left_out[0]),
+        "universe_addresses_that_received_them": int(left_out[1]),
+    }

@@ -289,6 +289,7 @@ def _flagged(evidence: pl.DataFrame) -> set[str]:
     return set(evidence.filter(pl.col("flagged"))["token_address"])
 
 
+@pytest.mark.e2e  # the whole real sample
 def test_real_sample_flags_the_broadcasts_as_of_the_lake_end(sample) -> None:
     evidence = detect_label_broadcast_tokens(sample, "SELECT address FROM labels", LAKE_END)
     assert _flagged(evidence) == {NOTSAFU, NOTSAFU_MAY, BRIEF_BLOCKWELL, ARNOYA_CLASSIC}
@@ -311,6 +312,7 @@ def test_real_sample_flags_the_broadcasts_as_of_the_lake_end(sample) -> None:
     assert unflagged["labelled_share"].max() == pytest.approx(124 / 132)
 
 
+@pytest.mark.e2e  # the whole real sample
 def test_real_sample_as_of_the_farrugia_cutoff(sample) -> None:
     """Before 2019-04-25 only the January NOTSAFU airdrop and the 2017 SCAM tokens existed."""
     evidence = detect_label_broadcast_tokens(sample, "SELECT address FROM labels", FARRUGIA_CUTOFF)
@@ -319,6 +321,7 @@ def test_real_sample_as_of_the_farrugia_cutoff(sample) -> None:
     assert existing == {NOTSAFU, *SCAM_STAMPS}
 
 
+@pytest.mark.e2e  # the whole real sample
 def test_real_sample_universe_labels_give_the_same_flags(sample) -> None:
     """The warehouse's `is_labelled_illicit` as the label relation finds the same tokens."""
     universe = "SELECT address FROM address_universe WHERE is_labelled_illicit"
@@ -326,6 +329,7 @@ def test_real_sample_universe_labels_give_the_same_flags(sample) -> None:
     assert _flagged(evidence) == {NOTSAFU, NOTSAFU_MAY, BRIEF_BLOCKWELL, ARNOYA_CLASSIC}
 
 
+@pytest.mark.e2e  # the whole real sample
 def test_real_sample_features_leave_out_the_detected_tokens(own_sample) -> None:
     """A full-history features run with nothing configured leaves out brief.blockwell.ai, and
     its provenance (what the on-the-fly scorer reads) lists every token left out."""

@@ -30,6 +30,7 @@ def test_asset_keys_and_groups() -> None:
         "raw_token_transfers": "raw",
         "illicit_labels": "labels",
         "address_universe": "features",
+        "feature_state": "features",
         "address_features": "features",
         "address_exposure": "features",
         "clean_features": "datasets",
