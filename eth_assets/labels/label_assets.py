@@ -14,7 +14,7 @@ from dagster import (
 from pydantic import Field
 
 from eth_assets.common.markdown import markdown_table
-from eth_assets.labels.label_files import read_label_files
+from eth_assets.labels.label_files import ParsedLabels, read_label_files
 from eth_assets.lake.partition_writes import refuse_other_sources
 from eth_assets.resources.chain_sources import ChainSource
 from eth_assets.resources.parquet_lake import ParquetLake
@@ -97,6 +97,36 @@ def label_set_problem(
 
 
 # The single-run policy lets one `--partition-range` command include this unpartitioned asset.
+def label_metadata(parsed: ParsedLabels, lake: ParquetLake, labels_bytes: int) -> dict[str, object]:
+    """What the Dagster UI shows of a label set: rows, per source, the rejections by reason and
+    the first of them, where the tables are."""
+    per_source = (
+        parsed.labels.group_by("source")
+        .agg(pl.len().alias("rows"), pl.col("address").n_unique().alias("unique_addresses"))
+        .sort("source")
+    )
+    rejected_by_reason = (
+        parsed.rejected.group_by("reason").agg(pl.len().alias("entries")).sort("reason")
+    )
+    shown = parsed.rejected.head(MAX_REJECTIONS_SHOWN)
+    more = (
+        f"\n\n(first {MAX_REJECTIONS_SHOWN} of {parsed.rejected.height}; all are in "
+        f"{lake.table_path('illicit_labels_rejected')})"
+        if parsed.rejected.height > MAX_REJECTIONS_SHOWN
+        else ""
+    )
+    return {
+        "dagster/row_count": parsed.labels.height,
+        "unique_addresses": parsed.labels["address"].n_unique(),
+        "per_source": MetadataValue.md(markdown_table(per_source)),
+        "rejected_entries": parsed.rejected.height,
+        "rejected_by_reason": MetadataValue.md(markdown_table(rejected_by_reason)),
+        "rejected": MetadataValue.md(markdown_table(shown) + more),
+        "bytes": labels_bytes,
+        "path": MetadataValue.path(str(lake.table_path("illicit_labels"))),
+    }
+
+
 @asset(group_name="labels", kinds={"parquet"}, backfill_policy=BackfillPolicy.single_run())
 def illicit_labels(
     context: AssetExecutionContext,
@@ -136,38 +166,14 @@ def illicit_labels(
         )
     labels_bytes = lake.write_table("illicit_labels", parsed.labels.to_arrow(), source)
     lake.write_table("illicit_labels_rejected", parsed.rejected.to_arrow(), source)
-    per_source = (
-        parsed.labels.group_by("source")
-        .agg(pl.len().alias("rows"), pl.col("address").n_unique().alias("unique_addresses"))
-        .sort("source")
-    )
-    rejected_by_reason = (
-        parsed.rejected.group_by("reason").agg(pl.len().alias("entries")).sort("reason")
-    )
-    shown = parsed.rejected.head(MAX_REJECTIONS_SHOWN)
     context.log.info(
         f"{parsed.labels.height} label rows, {parsed.rejected.height} rejected entries"
     )
     return MaterializeResult(
         metadata={
-            "dagster/row_count": parsed.labels.height,
             "chain_source": source,
             "previous_unique_addresses": previous if previous is not None else "none",
-            "unique_addresses": parsed.labels["address"].n_unique(),
             "files": MetadataValue.json(files),
-            "per_source": MetadataValue.md(markdown_table(per_source)),
-            "rejected_entries": parsed.rejected.height,
-            "rejected_by_reason": MetadataValue.md(markdown_table(rejected_by_reason)),
-            "rejected": MetadataValue.md(
-                markdown_table(shown)
-                + (
-                    f"\n\n(first {MAX_REJECTIONS_SHOWN} of {parsed.rejected.height}; all are in "
-                    f"{lake.table_path('illicit_labels_rejected')})"
-                    if parsed.rejected.height > MAX_REJECTIONS_SHOWN
-                    else ""
-                )
-            ),
-            "bytes": labels_bytes,
-            "path": MetadataValue.path(str(lake.table_path("illicit_labels"))),
+            **label_metadata(parsed, lake, labels_bytes),
         }
     )
