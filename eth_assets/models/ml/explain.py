@@ -88,12 +88,20 @@ def phrase(feature: str) -> str:
     return PHRASES.get(feature, feature.replace("_", " "))
 
 
+# Values this close (relative) count as ties: the same feature computed by two exact-to-rounding
+# paths (the full-history SQL on the fly, the feature state for the snapshot) may differ in the
+# last bits, which must not move an address's percentile.
+TIE_TOLERANCE = 1e-9
+
+
 def percentile(population: np.ndarray, value: float) -> float:
-    """Share of `population` strictly below `value`, plus half the ties, in percent."""
+    """Share of `population` strictly below `value`, plus half the ties (equal to within
+    TIE_TOLERANCE relative), in percent."""
     if len(population) == 0:
         return float("nan")
-    below = np.count_nonzero(population < value)
-    ties = np.count_nonzero(population == value)
+    tolerance = TIE_TOLERANCE * abs(value)
+    below = np.count_nonzero(population < value - tolerance)
+    ties = np.count_nonzero(np.abs(population - value) <= tolerance)
     return float(100.0 * (below + 0.5 * ties) / len(population))
 
 
@@ -102,8 +110,9 @@ def percentiles(population: np.ndarray, values: np.ndarray) -> np.ndarray:
     if len(population) == 0:
         return np.full(len(values), np.nan)
     ordered = np.sort(population)
-    below = np.searchsorted(ordered, values, side="left")
-    not_above = np.searchsorted(ordered, values, side="right")
+    tolerance = TIE_TOLERANCE * np.abs(values)
+    below = np.searchsorted(ordered, values - tolerance, side="left")
+    not_above = np.searchsorted(ordered, values + tolerance, side="right")
     return 100.0 * (below + 0.5 * (not_above - below)) / len(ordered)
 
 

@@ -21,6 +21,20 @@ def test_percentiles_count_half_of_the_ties() -> None:
     assert percentiles(population, np.array([0.0, 2.0, 3.0])).tolist() == [0.0, 50.0, 87.5]
 
 
+def test_values_equal_to_rounding_are_ties() -> None:
+    """A value computed by another exact-to-rounding path (one ulp off) keeps its percentile;
+    a real difference does not."""
+    cv = 0.43
+    population = np.array([0.1, cv, 0.9])
+    nudged = np.nextafter(cv, 1.0)
+    assert percentile(population, nudged) == percentile(population, cv) == 50.0
+    assert percentiles(population, np.array([nudged, np.nextafter(cv, 0.0)])).tolist() == [
+        50.0,
+        50.0,
+    ]
+    assert percentile(population, cv * (1 + 1e-6)) == 200 / 3
+
+
 def test_reasons_name_the_largest_pushes_on_each_side() -> None:
     shap = np.array([[0.5, -1.0, 0.2], [-0.1, -0.2, -0.3]])
     values = {
