@@ -8,7 +8,7 @@ Each measurement runs in a fresh subprocess (peak RSS is that process's); the me
 behaviour_features and address_activity for every simulated account; the incremental side is
 also split into its two parts (the day's state; the features from the state). Not a test.
 
-    python bench/incremental.py [--accounts 100000] [--activity 3] [--days 30,90,180] [--repeats 3]
+    python bench/incremental.py [--accounts 100000] [--activity 6] [--days 30,90,180] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets.chain.sim import SimConfig, accounts_table, generate_day
+from eth_assets.chain.sim import SimConfig, accounts_table, clear_caches, generate_day
 from eth_assets.common.duckdb_utils import connect
 from eth_assets.features.feature_state import create_tables_from_state, register_excluded_tokens
 from eth_assets.features.feature_tables import (
@@ -66,6 +66,7 @@ def write_lake(root: Path, config: SimConfig, days: int) -> tuple[int, int]:
             replace_window(
                 root, raw, stage, midnight(day), midnight(day + timedelta(days=1)), "bench"
             )
+    clear_caches()
     universe = accounts_table(config).select(["address"])
     with connect() as con:
         con.register("universe_rows", universe)
@@ -95,8 +96,17 @@ def measure(kind: str, root: Path, night: date) -> dict[str, float]:
         rows = con.execute("SELECT count(*) FROM address_features").fetchall()[0][0]
     timings["seconds"] = time.perf_counter() - started
     timings["rows"] = rows
-    timings["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timings["peak_rss_mib"] = peak_rss_mib()
     return timings
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since it started (VmHWM: unlike ru_maxrss, it does
+    not inherit the parent's peak across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_measure(kind: str, root: Path, night: date) -> dict[str, float]:
@@ -113,13 +123,18 @@ def run_measure(kind: str, root: Path, night: date) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=100_000)
-    parser.add_argument("--activity", type=float, default=3.0)
+    parser.add_argument("--activity", type=float, default=6.0)
     parser.add_argument("--days", default="30,90,180")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--measure", choices=["incremental", "full"])
+    parser.add_argument("--measure", choices=["incremental", "full", "backfill"])
     parser.add_argument("--lake")
     parser.add_argument("--night")
     args = parser.parse_args()
+    if args.measure == "backfill":
+        root = Path(args.lake)
+        refresh_state(state_folder(root), root, [], "backfill", None)
+        print(json.dumps({"peak_rss_mib": peak_rss_mib()}))
+        return
     if args.measure:
         print(json.dumps(measure(args.measure, Path(args.lake), date.fromisoformat(args.night))))
         return
@@ -137,7 +152,7 @@ def main() -> None:
             n_tx, _ = write_lake(root, config, days + 1)
             night = config.start_date + timedelta(days=days)
             # the state of the first N days exists (the nights before); night N+1 is measured
-            refresh_state(state_folder(root), root, [], "backfill", None)
+            run_measure("backfill", root, night)
             incremental, full = [], []
             for _ in range(args.repeats):
                 # drop the night's state so that each incremental run builds it again
