@@ -4,7 +4,6 @@ byte-identical; and the README's real-sample commands, run after the Quickstart,
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sqlite3
 import subprocess
@@ -14,17 +13,13 @@ from pathlib import Path
 import pytest
 
 from eth_assets_tests.fixtures import QuickstartRun
-from eth_assets_tests.fixtures.quickstart import RealSampleRun, reader_env, readme_blocks
+from eth_assets_tests.fixtures.quickstart import (
+    RealSampleRun,
+    reader_env,
+    readme_blocks,
+    tree_hashes,
+)
 from eth_assets_tests.fixtures.raw_tables import write_bigquery_schema_folder
-
-
-def tree_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under `folder`, by relative path."""
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 def test_another_source_in_the_quickstart_data_dir_is_refused_and_changes_nothing(
@@ -82,7 +77,7 @@ def test_the_readme_real_sample_path_after_the_quickstart_succeeds(
     real = folder / "data" / "real"
     assert (real / "published" / "address_scores" / "current.json").is_file()
     after = {k: v for k, v in tree_hashes(folder / "data").items() if not k.startswith("real/")}
-    assert after == tree_hashes(quickstart.folder / "data")
+    assert after == real_sample_run.before
     # The MLflow UI block, in the same shell, names the real data dir's store.
     store = mlflow_block.replace("$ETH_ASSETS_DATA_DIR", str(real)).replace(
         "${ETH_ASSETS_DATA_DIR:-$PWD/data}", str(real)

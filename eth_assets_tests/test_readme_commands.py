@@ -22,6 +22,7 @@ import requests
 from dagster import AssetSelection
 
 from eth_assets_tests.fixtures import QuickstartRun
+from eth_assets_tests.fixtures.graph import repoint_mlflow_store
 from eth_assets_tests.fixtures.quickstart import ROOT, option, quickstart_command, readme_blocks
 
 BIN = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin"
@@ -134,6 +135,9 @@ def data(quickstart: QuickstartRun, tmp_path_factory: pytest.TempPathFactory) ->
     """A copy of the Quickstart run's data dir, laid out as the defaults expect."""
     copy = tmp_path_factory.mktemp("readme") / "data"
     shutil.copytree(quickstart.data, copy)
+    # the copied MLflow store names the Quickstart's artifact folder: point it at the copy's, so
+    # runs of these tests never write into the shared (read-only) Quickstart data
+    repoint_mlflow_store(copy / "mlflow" / "mlflow.db", quickstart.data, copy)
     return copy
 
 
