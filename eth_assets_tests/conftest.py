@@ -5,7 +5,7 @@ folder of its own for every test (no test writes to ./data), the materialized gr
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,9 @@ from eth_assets_tests.fixtures import (
     build_graph,
     copy_graph,
     resource_set,
-    run_quickstart,
 )
-from eth_assets_tests.fixtures.quickstart import RealSampleRun, run_real_sample_block
+from eth_assets_tests.fixtures.background import BackgroundRuns
+from eth_assets_tests.fixtures.quickstart import RealSampleRun
 
 # A test that needs a whole materialized graph (in process or the Quickstart's CLI run) is an
 # end-to-end test: it runs in the e2e tier, never in the fast one.
@@ -48,10 +48,15 @@ def _runtime_output_outside_the_checkout(
     monkeypatch.delenv(MLFLOW_TRACKING_URI_ENV, raising=False)
 
 
+def shared_data_folder() -> Path:
+    """The real-data folder: $ETH_ASSETS_SHARED_DATA or ../shared/data."""
+    return Path(os.environ.get(SHARED_DATA_ENV) or DEFAULT_SHARED_DATA)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real-data folder ($ETH_ASSETS_SHARED_DATA or ../shared/data); skips tests without it."""
-    folder = Path(os.environ.get(SHARED_DATA_ENV) or DEFAULT_SHARED_DATA)
+    folder = shared_data_folder()
     if not folder.is_dir():
         pytest.skip(f"real data folder {folder} not found (set {SHARED_DATA_ENV} to point at it)")
     return folder
@@ -90,17 +95,34 @@ def graph_copy(graph: Graph, tmp_path: Path) -> Graph:
     return copy_graph(graph, tmp_path / "graph")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cli_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BackgroundRuns | None]:
+    """The session's CLI runs, started in the background before the first test when any
+    selected test needs them (so their subprocesses overlap the in-process tests)."""
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    if not used & {"quickstart", "real_sample_run"}:
+        yield None
+        return
+    shared = shared_data_folder()
+    wants_real = "real_sample_run" in used and shared.is_dir()
+    runs = BackgroundRuns(tmp_path_factory.mktemp("cli"), shared if wants_real else None)
+    yield runs
+    runs.close()
+
+
 @pytest.fixture(scope="session")
-def quickstart(tmp_path_factory: pytest.TempPathFactory) -> QuickstartRun:
+def quickstart(_cli_runs: BackgroundRuns | None) -> QuickstartRun:
     """The README Quickstart's `dagster asset materialize`, run once per session in a
     subprocess on a small simulated chain. Read-only: copy `quickstart.data` to change it."""
-    return run_quickstart(tmp_path_factory.mktemp("quickstart"))
+    assert _cli_runs is not None, "the session's CLI runs start only for tests that use them"
+    return _cli_runs.quickstart()
 
 
 @pytest.fixture(scope="session")
-def real_sample_run(
-    quickstart: QuickstartRun, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
-) -> RealSampleRun:
+def real_sample_run(shared_data: Path, _cli_runs: BackgroundRuns | None) -> RealSampleRun:
     """The README's real-sample block run as written after the Quickstart, once per session.
     Read-only: copy its folder to change it."""
-    return run_real_sample_block(quickstart, shared_data, tmp_path_factory.mktemp("real") / "c")
+    assert _cli_runs is not None, "the session's CLI runs start only for tests that use them"
+    return _cli_runs.real_sample()

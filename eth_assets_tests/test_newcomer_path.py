@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from eth_assets.scores.snapshot import read_current
 from eth_assets_tests.fixtures import QuickstartRun
 from eth_assets_tests.fixtures.quickstart import (
     RealSampleRun,
@@ -86,3 +88,17 @@ def test_the_readme_real_sample_path_after_the_quickstart_succeeds(
     with sqlite3.connect(real / "mlflow" / "mlflow.db") as con:
         experiments = {r[0] for r in con.execute("SELECT name FROM experiments")}
     assert "eth_assets/illicit_classifier" in experiments
+
+
+def test_real_sample_scores_are_rarely_exactly_0_or_1(real_sample_run: RealSampleRun) -> None:
+    """The calibrated probabilities of the real sample's snapshot sit strictly inside (0, 1)
+    for at least 99 % of the scored addresses, and isotonic-style plateaus are rare."""
+    scores, _ = read_current(
+        real_sample_run.folder / "data" / "real" / "published" / "address_scores"
+    )
+    scored = scores.filter(pl.col("has_activity"))
+    extremes = scored.filter(pl.col("probability").is_in([0.0, 1.0])).height
+    print(f"{extremes} of {scored.height} at exactly 0 or 1")
+    assert scored.height > 3000
+    assert extremes < 0.01 * scored.height
+    assert scored["probability"].n_unique() > 0.5 * scored.height
