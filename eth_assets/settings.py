@@ -43,6 +43,7 @@ BQ_DATASET_ENV = "ETH_ASSETS_BQ_DATASET"
 BQ_MAX_BYTES_ENV = "ETH_ASSETS_BQ_MAX_BYTES_BILLED"
 BQ_TIMEOUT_ENV = "ETH_ASSETS_BQ_TIMEOUT_SECONDS"
 BQ_CONNECT_TIMEOUT_ENV = "ETH_ASSETS_BQ_CONNECT_TIMEOUT_SECONDS"
+BQ_STATE_DATASET_ENV = "ETH_ASSETS_BQ_STATE_DATASET"
 GOOGLE_PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 LAKE_COMPACT_ENV = "ETH_ASSETS_LAKE_COMPACT_BELOW_MIB"
 LABEL_FILES_ENV = "ETH_ASSETS_LABEL_FILES"
@@ -145,6 +146,13 @@ SETTINGS: tuple[Setting, ...] = (
         BQ_MAX_BYTES_ENV,
         "53687091200 (50 GiB)",
         "hard cap on the bytes one BigQuery query may bill",
+    ),
+    Setting(
+        BQ_STATE_DATASET_ENV,
+        "(unset)",
+        "BigQuery dataset (`project.dataset`, yours, writable) where the `bigquery` feature "
+        "engine keeps the feature state: one table per state table, partitioned by day. "
+        "Required by that engine",
     ),
     Setting(
         BQ_TIMEOUT_ENV,
@@ -311,6 +319,11 @@ def simulated_chain_overrides() -> dict[str, str]:
 def bigquery_dataset() -> str:
     """$ETH_ASSETS_BQ_DATASET or bigquery-public-data.crypto_ethereum."""
     return _read(BQ_DATASET_ENV) or DEFAULT_BQ_DATASET
+
+
+def bigquery_state_dataset() -> str | None:
+    """$ETH_ASSETS_BQ_STATE_DATASET: where the bigquery engine keeps the feature state."""
+    return _read(BQ_STATE_DATASET_ENV)
 
 
 def bigquery_max_bytes_billed() -> int:

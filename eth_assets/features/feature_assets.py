@@ -42,12 +42,11 @@ from eth_assets.features.feature_run import (
     universe_parts,
 )
 from eth_assets.features.feature_tables import (
-    ACTIVITY_SQL_NAME,
     register_lake_views,
     store_pushed_features,
 )
-from eth_assets.features.pushdown import features_in_bigquery
 from eth_assets.features.state_assets import feature_state
+from eth_assets.features.state_pushdown import features_from_bigquery_state
 from eth_assets.features.state_run import (
     StateRefresh,
     feature_tables_from_state,
@@ -281,10 +280,18 @@ def compute_features(
     as_of, excluded = provenance.as_of, provenance.excluded_tokens
     if provenance.engine == "bigquery":
         addresses = universe_addresses(con)
-        table, reported = features_in_bigquery(chain_source, addresses, as_of, excluded)
-        activity, _ = features_in_bigquery(
-            chain_source, addresses, as_of, excluded, ACTIVITY_SQL_NAME
+        table, activity, state = features_from_bigquery_state(
+            chain_source, addresses, as_of, excluded, lake.root_path()
         )
+        reported = {
+            "bigquery_bytes_billed": state.bytes_billed,
+            "bigquery_jobs": state.jobs,
+            "bigquery_state_days_built": len(state.days_built),
+            "bigquery_state_days_rebuilt_after_a_re_extract": ", ".join(
+                d.isoformat() for d in state.rewritten
+            )
+            or "none",
+        }
         return store_pushed_features(con, table, provenance, activity), reported
     with lake.naming_damaged_files():
         rows, left_out = feature_tables_from_state(

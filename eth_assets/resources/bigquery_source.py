@@ -30,10 +30,12 @@ from eth_assets.chain.source_columns import TransientSourceError
 from eth_assets.resources.chain_sources import ChainSource, map_columns
 from eth_assets.settings import (
     BQ_CONNECT_TIMEOUT_ENV,
+    BQ_STATE_DATASET_ENV,
     BQ_TIMEOUT_ENV,
     DEFAULT_BQ_DATASET,
     DEFAULT_BQ_MAX_BYTES,
     bigquery_connect_timeout_seconds,
+    bigquery_state_dataset,
     bigquery_timeout_seconds,
     google_cloud_project,
 )
@@ -57,6 +59,12 @@ class BigQueryChainSource(ChainSource):
         default=None,
         description="Seconds one query may take, download included; BigQuery stops the job at "
         f"that limit too. Empty: ${BQ_TIMEOUT_ENV}, else 600.",
+    )
+    state_dataset: str | None = Field(
+        default=None,
+        description="Dataset (project.dataset, writable) where the bigquery feature engine keeps "
+        f"the feature state, one table per state table partitioned by day. Empty: "
+        f"${BQ_STATE_DATASET_ENV}.",
     )
     connect_timeout_seconds: float | None = Field(
         default=None,
@@ -92,6 +100,18 @@ class BigQueryChainSource(ChainSource):
                 "positive, finite number of seconds"
             )
         return self.connect_timeout_seconds
+
+    def feature_state_dataset(self) -> str:
+        """The configured state dataset, else $ETH_ASSETS_BQ_STATE_DATASET; an error naming the
+        setting when neither is set (the bigquery engine keeps its state there)."""
+        dataset = self.state_dataset or bigquery_state_dataset()
+        if not dataset:
+            raise ValueError(
+                "the bigquery feature engine keeps its feature state in a BigQuery dataset of "
+                f"yours: set {BQ_STATE_DATASET_ENV} (or chain_source state_dataset) to a writable "
+                "project.dataset"
+            )
+        return dataset
 
     def project(self) -> str:
         """The project that runs and pays for the queries, as far as the configuration says."""
@@ -130,8 +150,10 @@ class BigQueryChainSource(ChainSource):
         sql: str,
         parameters: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
         what: str,
+        rows: bool = True,
     ) -> tuple[pa.Table, dict[str, object]]:
-        """Run one parameterised query under the bytes cap and the timeout.
+        """Run one parameterised query (or script, `rows=False`: waited for, nothing downloaded,
+        an empty table returned) under the bytes cap and the timeout.
 
         Transient errors are tried again up to max_attempts times with exponential backoff, a
         timeout is not (it has spent its time already). Raises TransientSourceError,
@@ -154,7 +176,9 @@ class BigQueryChainSource(ChainSource):
             try:
                 result, job = call_within(
                     timeout,
-                    partial(self._query, sql, config, submitted.append, what, connect_timeout),
+                    partial(
+                        self._query, sql, config, submitted.append, what, connect_timeout, rows
+                    ),
                 )
                 return result, {
                     "bigquery_job_id": str(getattr(job, "job_id", "")),
@@ -186,9 +210,10 @@ class BigQueryChainSource(ChainSource):
         on_submit: Callable[[object], None],
         what: str = "BigQuery query",
         connect_timeout: float | None = None,
+        rows: bool = True,
     ) -> tuple[pa.Table, object]:
         """Check the client's endpoint answers a connection, submit the query and download its
-        result as Arrow; `on_submit` sees the job first."""
+        result as Arrow (or only wait for it: `rows=False`); `on_submit` sees the job first."""
         with self.bigquery.get_client() as client:
             endpoint = client_endpoint(client)
             if endpoint is not None:
@@ -196,4 +221,7 @@ class BigQueryChainSource(ChainSource):
                 check_reachable(*endpoint, connect_timeout or self.connect_timeout(), where)
             job = client.query(sql, job_config=config)
             on_submit(job)
+            if not rows:
+                job.result()
+                return pa.table({}), job
             return job.to_arrow(), job

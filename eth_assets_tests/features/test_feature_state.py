@@ -43,10 +43,7 @@ from eth_assets.resources.chain_sources import SHARED_LABEL_FILES
 from eth_assets.settings import DEFAULT_LABEL_BROADCAST_TOKENS
 from eth_assets_tests.fixtures import HISTORY_AS_OF
 from eth_assets_tests.fixtures.hand_built import (
-    TOKEN_ROWS,
-    TRANSACTIONS_ROWS,
-    UNIVERSE,
-    history_connection,
+    history_state_connection,
 )
 
 State = dict[str, pa.Table]
@@ -114,12 +111,7 @@ def test_cutoff_windows_are_whole_days_then_the_cutoffs_day() -> None:
 def test_hand_built_history() -> None:
     """Every edge the feature tests build by hand (failed and pre-Byzantium transactions,
     creations, self-transfers, 77-digit token amounts, unknown decimals, rows after the cutoff)."""
-    con = history_connection(TRANSACTIONS_ROWS, TOKEN_ROWS, UNIVERSE)
-    register_market_gas(con, None)
-    first = con.execute(
-        "SELECT MIN(block_timestamp) FROM (SELECT block_timestamp FROM transactions "
-        "UNION ALL SELECT block_timestamp FROM token_transfers)"
-    ).fetchall()[0][0]
+    con, first = history_state_connection()
     state = concat_states([build_state(con, a, b) for a, b in cutoff_windows(first, HISTORY_AS_OF)])
     compare_at(con, HISTORY_AS_OF, state)
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import sqlglot
 from dagster import DagsterInstance, materialize
@@ -17,14 +16,9 @@ from eth_assets.features.farrugia import register_sample_views
 from eth_assets.features.feature_assets import address_features
 from eth_assets.features.feature_tables import FEATURE_COLUMNS, feature_sql
 from eth_assets.features.pushdown import features_bigquery_sql, round_trip_to_duckdb
-from eth_assets.resources.bigquery_source import BigQueryChainSource
 from eth_assets_tests.fixtures import (
-    ALICE,
-    BOB,
     HELD_CASES,
     HISTORY_AS_OF,
-    FakeBigQuery,
-    FakeClient,
     held_cases_connection,
 )
 
@@ -77,54 +71,6 @@ def test_round_trip_gives_the_same_features_on_the_real_sample(shared_data: Path
                 atol=0.0,
                 equal_nan=True,
             ), column
-
-
-def test_engine_bigquery_runs_the_transpiled_sql(make_resources) -> None:
-    result_rows = pa.table({"address": [ALICE, BOB], "sent_tnx": pa.array([3, 0], pa.int64())})
-    first = datetime(2018, 1, 2, tzinfo=UTC)
-    activity_rows = pa.table(
-        {
-            "address": [ALICE, BOB],
-            "first_seen": pa.array([first, None], pa.timestamp("us", tz="UTC")),
-            "last_seen": pa.array([first, None], pa.timestamp("us", tz="UTC")),
-        }
-    )
-    client = FakeClient([result_rows, activity_rows])
-    source = BigQueryChainSource(
-        bigquery=FakeBigQuery.around(client), maximum_bytes_billed=10**9, retry_delay_seconds=0
-    )
-    resources = make_resources(source=source)
-    warehouse = resources["warehouse"]
-    with warehouse.connect() as con:
-        con.execute(
-            "CREATE TABLE address_universe AS SELECT * FROM (VALUES "
-            f"('{ALICE}', 'address_file', false), ('{BOB}', 'address_file', true)) "
-            "AS t(address, inclusion_reason, is_labelled_illicit)"
-        )
-    result = materialize(
-        [address_features],
-        resources=resources,
-        instance=DagsterInstance.ephemeral(),
-        run_config={
-            "ops": {"address_features": {"config": {"as_of": "2019-04-25", "engine": "bigquery"}}}
-        },
-    )
-    assert result.success
-    sql, config = client.calls[0]
-    assert "UNNEST(@addresses)" in sql
-    params = {p.name: p for p in config.query_parameters}
-    assert params["addresses"].values == [ALICE, BOB]
-    assert params["as_of"].value == datetime(2019, 4, 25, tzinfo=UTC)
-    assert params["end"].value == datetime(2019, 4, 25, tzinfo=UTC)  # scans stop at as_of
-    assert config.maximum_bytes_billed == 10**9
-    with warehouse.connect(read_only=True) as con:
-        assert con.execute("SELECT * FROM address_features").fetchall() == [(ALICE, 3), (BOB, 0)]
-        # the activity period comes from the same relations, transpiled the same way
-        assert "UNNEST(@addresses)" in client.calls[1][0] and len(client.calls) == 2
-        assert con.execute("SELECT address, first_seen FROM address_activity").fetchall() == [
-            (ALICE, first),
-            (BOB, None),
-        ]
 
 
 @pytest.mark.parametrize("configured, setting", [("bigquery", ""), ("", "bigquery")])

@@ -14,6 +14,8 @@
 -- value sums and min/max over successful transactions (receipt_status NULL counts as success).
 -- Gas price spread is kept as count, exact sum and the day's sum of squared deviations from the
 -- day's mean, merged with the parallel-variance formula (Chan et al.).
+-- The three roles are stacked by position with every column listed (NULL where a role has
+-- none), so the query runs unchanged in BigQuery (eth_assets/features/state_pushdown.py).
 -- Dialect: DuckDB.
 WITH
 tx AS (
@@ -152,7 +154,67 @@ SELECT
     sum_gas_used_ratio,
     n_gas_used_ratio
 FROM sent
-UNION ALL BY NAME
-SELECT * FROM received
-UNION ALL BY NAME
-SELECT * FROM created
+UNION ALL
+SELECT
+    address,
+    day,
+    role,
+    n,
+    CAST(NULL AS BIGINT) AS n_created,
+    CAST(NULL AS BIGINT) AS n_self,
+    first_ts,
+    last_ts,
+    n_ok,
+    min_value,
+    max_value,
+    sum_value,
+    CAST(NULL AS BIGINT) AS n_to_contract,
+    CAST(NULL AS DOUBLE) AS min_to_contract,
+    CAST(NULL AS DOUBLE) AS max_to_contract,
+    CAST(NULL AS DECIMAL(38, 0)) AS sum_to_contract,
+    CAST(NULL AS DECIMAL(38, 0)) AS sum_fee,
+    CAST(NULL AS BIGINT) AS n_failed,
+    CAST(NULL AS BIGINT) AS n_calls,
+    CAST(NULL AS BIGINT) AS n_zero_value,
+    n_round_value,
+    n_positive_value,
+    CAST(NULL AS DOUBLE) AS sum_gas_vs_day,
+    CAST(NULL AS BIGINT) AS n_gas_vs_day,
+    CAST(NULL AS BIGINT) AS n_gas_price,
+    CAST(NULL AS DECIMAL(38, 0)) AS sum_gas_price,
+    CAST(NULL AS DOUBLE) AS m2_gas_price,
+    CAST(NULL AS DOUBLE) AS sum_gas_used_ratio,
+    CAST(NULL AS BIGINT) AS n_gas_used_ratio
+FROM received
+UNION ALL
+SELECT
+    address,
+    day,
+    role,
+    n,
+    CAST(NULL AS BIGINT) AS n_created,
+    CAST(NULL AS BIGINT) AS n_self,
+    first_ts,
+    last_ts,
+    CAST(NULL AS BIGINT) AS n_ok,
+    CAST(NULL AS DOUBLE) AS min_value,
+    CAST(NULL AS DOUBLE) AS max_value,
+    sum_value,
+    CAST(NULL AS BIGINT) AS n_to_contract,
+    CAST(NULL AS DOUBLE) AS min_to_contract,
+    CAST(NULL AS DOUBLE) AS max_to_contract,
+    CAST(NULL AS DECIMAL(38, 0)) AS sum_to_contract,
+    CAST(NULL AS DECIMAL(38, 0)) AS sum_fee,
+    CAST(NULL AS BIGINT) AS n_failed,
+    CAST(NULL AS BIGINT) AS n_calls,
+    CAST(NULL AS BIGINT) AS n_zero_value,
+    CAST(NULL AS BIGINT) AS n_round_value,
+    CAST(NULL AS BIGINT) AS n_positive_value,
+    CAST(NULL AS DOUBLE) AS sum_gas_vs_day,
+    CAST(NULL AS BIGINT) AS n_gas_vs_day,
+    CAST(NULL AS BIGINT) AS n_gas_price,
+    CAST(NULL AS DECIMAL(38, 0)) AS sum_gas_price,
+    CAST(NULL AS DOUBLE) AS m2_gas_price,
+    CAST(NULL AS DOUBLE) AS sum_gas_used_ratio,
+    CAST(NULL AS BIGINT) AS n_gas_used_ratio
+FROM created
