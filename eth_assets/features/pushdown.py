@@ -72,12 +72,18 @@ def round_trip_to_duckdb(sql: str) -> str:
     digits on a fraction that BigQuery's 76-digit BIGNUMERIC does not take from the integer part.
     """
 
+    return bigquery_to_duckdb(transpile_to_bigquery(sql))
+
+
+def bigquery_to_duckdb(sql: str) -> str:
+    """A pushed-down BigQuery query read back as DuckDB SQL (BIGNUMERIC as DECIMAL(38, 0))."""
+
     def whole_decimal(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BIGDECIMAL:
             return exp.DataType.build("DECIMAL(38, 0)", dialect="duckdb")
         return node
 
-    tree = sqlglot.parse_one(transpile_to_bigquery(sql), read="bigquery")
+    tree = sqlglot.parse_one(sql, read="bigquery")
     return tree.transform(whole_decimal).sql(dialect="duckdb")
 
 

@@ -41,6 +41,9 @@ STATE_DAYS_TABLE = (
     "CREATE TABLE IF NOT EXISTS {days} (day DATE, transactions INT64, token_transfers INT64, "
     "built_at TIMESTAMP) PARTITION BY day;"
 )
+# The one state table the features read beyond the universe's rows: the contracts known at the
+# cutoff (whether a counterparty is a contract). Every other is filtered on its clustering column.
+WHOLE_STATE_TABLE = "state_contracts"
 # BigQuery refuses a job that modifies more than 4,000 partitions: a backfill is split.
 MAX_DAYS_PER_SCRIPT = 1000
 # The chain-wide average gas price of the window's days, from the same one-day partitions (the
@@ -131,6 +134,8 @@ def features_from_state_sql(
     relations = {}
     for table in state_tables_read(sql_name):
         stored = f"SELECT * FROM `{state_dataset}.{table}` WHERE day < DATE(@as_of)"
+        if table != WHOLE_STATE_TABLE:  # read for the universe alone: clustering prunes
+            stored += " AND address IN UNNEST(@addresses)"
         if partial_day:
             stored += f"\nUNION ALL\nSELECT * FROM (\n{state_window_sql(table, dataset)}\n)"
         relations[table] = stored

@@ -28,13 +28,14 @@ from eth_assets.features.feature_state import (
     register_excluded_tokens,
     register_state,
 )
-from eth_assets.features.pushdown import round_trip_to_duckdb
+from eth_assets.features.pushdown import bigquery_to_duckdb, round_trip_to_duckdb
 from eth_assets.features.state_pushdown import (
     MARKET_GAS_SQL,
     MAX_DAYS_PER_SCRIPT,
     PUSHED_STATE_TABLES,
     HeldDay,
     days_missing,
+    features_from_state_sql,
     rewritten_lake_days,
     script_windows,
     state_script,
@@ -97,6 +98,36 @@ def test_the_features_from_the_state_mean_the_same_in_bigquery() -> None:
         local = frame(con, load_sql(query))
         pushed = frame(con, round_trip_to_duckdb(load_sql(query)))
         assert local.height == len(UNIVERSE)
+        assert_same_frames(local, pushed, query)
+
+
+def test_the_composed_bigquery_queries_read_the_stored_state_as_locally() -> None:
+    """The queries the engine sends (state relations over the state dataset, filtered to the
+    universe and the days before the cutoff), read back into DuckDB over a copy of the state
+    held under the same names, give the local features."""
+    con, first = history_state_connection()
+    state = concat_states([build_state(con, a, b) for a, b in cutoff_windows(first, HISTORY_AS_OF)])
+    register_state(con, state)
+    register_excluded_tokens(con, [])
+    project, dataset = STATE.split(".")
+    con.execute(f"ATTACH ':memory:' AS \"{project}\"")
+    con.execute(f'CREATE SCHEMA "{project}".{dataset}')
+    for table in PUSHED_STATE_TABLES:  # with a later day that the cutoff must leave out
+        con.execute(f'CREATE TABLE "{project}".{dataset}.{table} AS SELECT * FROM {table}')
+    con.execute(
+        f'INSERT INTO "{project}".{dataset}.state_ether SELECT * REPLACE '
+        "(CAST(? AS DATE) AS day) FROM state_ether",
+        [HISTORY_AS_OF.date()],
+    )
+    params = {"as_of": HISTORY_AS_OF, "addresses": UNIVERSE[:4], "excluded_tokens": []}
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE universe AS SELECT unnest(?) AS address", [UNIVERSE[:4]]
+    )
+    for query in (ADDRESS_FEATURES_FROM_STATE, ADDRESS_ACTIVITY_FROM_STATE):
+        local = frame(con, load_sql(query))
+        sent = features_from_state_sql(query, DATASET, STATE, partial_day=False)
+        pushed = frame(con, bigquery_to_duckdb(sent), params)
+        assert local.height == 4
         assert_same_frames(local, pushed, query)
 
 
@@ -223,6 +254,10 @@ def test_a_night_reads_one_day_of_raw_partitions_and_the_state(make_resources) -
     for sql, config in features:
         assert not raw_scans(sql), "a feature query read the raw history"
         assert f"`{STATE}.state_ether`" in sql and "day < DATE(@as_of)" in sql
+        # every state table but the known contracts is read for the universe alone
+        assert sql.count("address IN UNNEST(@addresses)") == len(
+            re.findall(r"`my-project\.eth_assets_state\.state_(?!contracts)", sql)
+        )
         assert parameters(config)["addresses"] == [ALICE, BOB]
         assert "start" not in parameters(config)
     with resources["warehouse"].connect(read_only=True) as con:
