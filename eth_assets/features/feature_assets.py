@@ -274,9 +274,12 @@ def compute_features(
     provenance: Provenance,
     broadcasts: pl.DataFrame | None,
     market_gas: Path | None,
+    previous_catalog: str | None = None,
 ) -> tuple[int, dict[str, object]]:
-    """Write the feature tables into `con` with the chosen engine; rows, and what the engine
-    reports (BigQuery's bytes, the label-broadcast transfers left out)."""
+    """Write the feature tables into `con` with the chosen engine (the local engine recomputes
+    only the changed addresses when `previous_catalog`'s tables allow it); rows, and what the
+    engine reports (BigQuery's bytes, the label-broadcast transfers left out, the addresses
+    recomputed)."""
     as_of, excluded = provenance.as_of, provenance.excluded_tokens
     if provenance.engine == "bigquery":
         addresses = universe_addresses(con)
@@ -294,10 +297,9 @@ def compute_features(
         }
         return store_pushed_features(con, table, provenance, activity), reported
     with lake.naming_damaged_files():
-        rows, left_out = feature_tables_from_state(
-            con, lake.root_path(), provenance, broadcasts, market_gas
+        return feature_tables_from_state(
+            con, lake.root_path(), provenance, broadcasts, market_gas, previous_catalog
         )
-    return rows, dict(left_out)
 
 
 def feature_checks(
@@ -452,7 +454,7 @@ def address_features(
         # blocking check passed, so no reader ever sees a table the check refused.
         with staging_catalog(con, staging, STAGING_CATALOG, copy_in=[UNIVERSE_TABLE]) as home:
             rows, reported = compute_features(
-                con, chain_source, lake, provenance, broadcasts, market_gas
+                con, chain_source, lake, provenance, broadcasts, market_gas, home
             )
             staged = judge_staged(con, rows, labels)
             if staged.usability.problem is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from eth_assets.features.changed_addresses import STATE_READ_TABLE
 from eth_assets.features.drift import MAJOR_SHIFT, feature_drift
 from eth_assets.features.feature_provenance import (
     PROVENANCE_TABLE,
@@ -37,6 +38,7 @@ FEATURE_TABLES: tuple[str, ...] = (
     ACTIVITY_TABLE,
     LABEL_BROADCAST_TABLE,
     PROVENANCE_TABLE,
+    STATE_READ_TABLE,
 )
 STAGING_CATALOG = "address_features_staging"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +17,14 @@ import pyarrow as pa
 from eth_assets.common.addresses import normalize_address
 from eth_assets.common.chain_time import as_utc
 from eth_assets.common.duckdb_utils import sql_literal, transaction
+from eth_assets.features.changed_addresses import (
+    StateRead,
+    create_changed_tables,
+    read_previous,
+    state_digest,
+    universe_digest,
+    write_state_read,
+)
 from eth_assets.features.feature_provenance import Provenance, write_provenance
 from eth_assets.features.feature_state import (
     STATE_TABLES,
@@ -69,11 +77,18 @@ def register_day_views(
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {relation}")
 
 
-def runs_of_days(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Consecutive days as [first, stop) runs."""
+# Days built by one state query: a backfill is built in runs of at most this many days, so the
+# Arrow tables a run holds stay a few days' worth whatever the range.
+MAX_DAYS_PER_BUILD = 7
+
+
+def runs_of_days(
+    days: Iterable[date], longest: int = MAX_DAYS_PER_BUILD
+) -> list[tuple[date, date]]:
+    """Consecutive days as [first, stop) runs of at most `longest` days."""
     runs: list[tuple[date, date]] = []
     for day in sorted(set(days)):
-        if runs and runs[-1][1] == day:
+        if runs and runs[-1][1] == day and (day - runs[-1][0]).days < longest:
             runs[-1] = (runs[-1][0], day + timedelta(days=1))
         else:
             runs.append((day, day + timedelta(days=1)))
@@ -207,17 +222,40 @@ def feature_tables_from_state(
     provenance: Provenance,
     label_broadcast: pl.DataFrame | None,
     market_gas: Path | None,
-) -> tuple[int, dict[str, int]]:
+    previous_catalog: str | None = None,
+) -> tuple[int, dict[str, object]]:
     """`address_features`, `behaviour_features` and `address_activity` of the stored universe
     from the feature state as of the provenance's cutoff (refused when the state disagrees with
-    the lake before it), with the provenance and the detection, in one transaction; rows, and
-    what leaving out the label-broadcast tokens removed."""
-    register_state_as_of(con, state_folder(lake_root), lake_root, provenance.as_of, market_gas)
+    the lake before it), with the provenance and the detection, in one transaction. When the
+    tables of `previous_catalog` were computed from the same state before their cutoff, the same
+    universe and tokens, only the changed addresses are recomputed (changed_addresses.py). Rows,
+    and what the run did (the transfers left out, the addresses recomputed and why)."""
+    state_root = state_folder(lake_root)
+    register_state_as_of(con, state_root, lake_root, provenance.as_of, market_gas)
     excluded = [normalize_address(t) for t in provenance.excluded_tokens]
     register_excluded_tokens(con, excluded)
     con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
+    read = StateRead(
+        as_utc(provenance.as_of),
+        state_digest(state_root, as_utc(provenance.as_of).date()),
+        universe_digest(con, "universe"),
+        tuple(sorted(set(excluded))),
+    )
+    previous = read_previous(con, previous_catalog) if previous_catalog else None
+    then = state_digest(state_root, previous.as_of.date()) if previous else ""
+    why_not = read.may_follow(previous, then)
     with transaction(con):
-        rows = create_tables_from_state(con, "address_features", BEHAVIOUR_TABLE, ACTIVITY_TABLE)
+        if why_not is None and previous is not None and previous_catalog is not None:
+            since = previous.as_of.date()
+            recomputed = create_changed_tables(con, previous_catalog, since)
+            read = replace(read, recomputed=recomputed, mode=f"changed since {since}")
+        else:
+            recomputed = create_tables_from_state(
+                con, "address_features", BEHAVIOUR_TABLE, ACTIVITY_TABLE
+            )
+            read = replace(read, recomputed=recomputed, mode=f"every address: {why_not}")
+        rows = int(con.execute("SELECT COUNT(*) FROM address_features").fetchall()[0][0])
+        write_state_read(con, read)
         store_label_broadcast_tokens(con, label_broadcast)
         write_provenance(con, provenance)
     left_out = con.execute(
@@ -229,4 +267,6 @@ def feature_tables_from_state(
     return rows, {
         "label_broadcast_transfers_left_out": int(left_out[0]),
         "universe_addresses_that_received_them": int(left_out[1]),
+        "addresses_recomputed": read.recomputed,
+        "recomputed": read.mode,
     }

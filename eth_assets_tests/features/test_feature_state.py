@@ -4,19 +4,16 @@ the real sample as of 2019-04-25, the lake's end and a cutoff inside a day."""
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
-from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.chain.sim import SimConfig, generate_day
 from eth_assets.common.duckdb_utils import connect
 from eth_assets.features.farrugia import register_sample_views
@@ -45,38 +42,15 @@ from eth_assets_tests.fixtures import HISTORY_AS_OF
 from eth_assets_tests.fixtures.hand_built import (
     history_state_connection,
 )
-
-State = dict[str, pa.Table]
-
-
-def midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def day_state(con: duckdb.DuckDBPyConnection, day: date) -> State:
-    return build_state(con, midnight(day), midnight(day + timedelta(days=1)))
-
-
-def before(state: State, day: date) -> State:
-    """The rows of `state` of the days before `day`: the state as of that day's midnight."""
-    return {t: s.filter(pc.less(s["day"], pa.scalar(day, pa.date32()))) for t, s in state.items()}
-
-
-def assert_same_features(con: duckdb.DuckDBPyConnection, reference: str, candidate: str) -> None:
-    """Same columns and types, same addresses; integers and names exactly, floats to 1e-9
-    relative (1e-12 absolute around 0)."""
-    schema = con.execute(f"DESCRIBE {reference}").fetchall()
-    assert con.execute(f"DESCRIBE {candidate}").fetchall() == schema
-    expected = con.execute(f"SELECT * FROM {reference} ORDER BY address").fetchall()
-    got = con.execute(f"SELECT * FROM {candidate} ORDER BY address").fetchall()
-    assert len(got) == len(expected)
-    names = [c[0] for c in schema]
-    for want, have in zip(expected, got, strict=True):
-        for name, a, b in zip(names, want, have, strict=True):
-            if isinstance(a, float) and b is not None:
-                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (want[0], name, a, b)
-            else:
-                assert a == b, (want[0], name, a, b)
+from eth_assets_tests.fixtures.state_cases import (
+    State,
+    assert_same_features,
+    before,
+    day_state,
+    leave_out,
+    midnight,
+    sim_connection,
+)
 
 
 def compare_at(
@@ -123,32 +97,6 @@ SIM = SimConfig(seed=11, n_accounts=800, days=24)
 @pytest.fixture(scope="module")
 def sim_days() -> dict[date, dict[str, pa.Table]]:
     return {SIM.start_date + timedelta(days=d): generate_day(SIM, d) for d in range(SIM.days)}
-
-
-def sim_connection(days: dict[date, dict[str, pa.Table]]) -> duckdb.DuckDBPyConnection:
-    """`transactions`, `token_transfers` (a view over `token_rows`: see `leave_out`), the
-    chain-wide day gas prices and a universe (every sender, plus an address that never appears)
-    over the given days."""
-    con = connect()
-    for raw, table in ((TRANSACTIONS, "transactions"), (TOKEN_TRANSFERS, "token_rows")):
-        con.register(f"{raw.name}_rows", pa.concat_tables([t[raw.name] for t in days.values()]))
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {raw.name}_rows")
-    leave_out(con, ())
-    register_market_gas(con, None)
-    con.execute(
-        "CREATE TABLE universe AS SELECT DISTINCT from_address AS address FROM transactions "
-        "UNION SELECT '0x" + "0" * 39 + "1'"
-    )
-    return con
-
-
-def leave_out(con: duckdb.DuckDBPyConnection, tokens: Sequence[str]) -> None:
-    """Point `token_transfers` at every token transfer but those of `tokens`."""
-    listed = ", ".join(f"'{t}'" for t in tokens) or "NULL"
-    con.execute(
-        "CREATE OR REPLACE VIEW token_transfers AS SELECT * FROM token_rows "
-        f"WHERE token_address NOT IN ({listed}) OR {not tokens}"
-    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])

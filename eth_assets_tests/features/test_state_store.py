@@ -106,6 +106,9 @@ def test_runs_of_days() -> None:
         (d, d + timedelta(days=2)),
         (d + timedelta(days=3), d + timedelta(days=4)),
     ]
+    # a long range is built a week at a time
+    month = [d + timedelta(days=i) for i in range(16)]
+    assert [(b - a).days for a, b in runs_of_days(month)] == [7, 7, 2]
 
 
 @pytest.mark.parametrize("hours", [0, 7.5])
