@@ -87,20 +87,25 @@ def test_the_check_fails_naming_a_day_the_state_disagrees_on(
     assert "rewritten since their state was built" in (check.description or "")
 
 
+def _labels_and_universe(folder: Path) -> dict[str, dict[str, object]]:
+    """Run config: BOB on a label file, and a universe of every active address."""
+    darklist = folder / "darklist.json"
+    darklist.write_text(json.dumps([{"address": BOB, "comment": "Phishing"}]))
+    return {
+        "ops": {
+            "illicit_labels": {"config": {"files": [str(darklist)]}},
+            "address_universe": {"config": {"sample_size": 10, "min_transactions": 1}},
+        }
+    }
+
+
 def test_address_features_repairs_the_state_it_reads(
     resources: dict[str, object], tmp_path: Path
 ) -> None:
     """Run without feature_state, address_features builds the state itself (a backfill), and
     after a lake day is rewritten it rebuilds exactly that day."""
     assets = [*RAW, illicit_labels, address_universe, address_features]
-    darklist = tmp_path / "darklist.json"
-    darklist.write_text(json.dumps([{"address": BOB, "comment": "Phishing"}]))
-    config = {
-        "ops": {
-            "illicit_labels": {"config": {"files": [str(darklist)]}},
-            "address_universe": {"config": {"sample_size": 10, "min_transactions": 1}},
-        }
-    }
+    config = _labels_and_universe(tmp_path)
     first = _run(assets, resources, "2020-01-01", "2020-01-03", run_config=config)
     assert first.success
     root = resources["lake"].root_path()
@@ -124,15 +129,8 @@ def test_a_later_cutoff_recomputes_only_the_changed_addresses(
     """address_features as of 2020-01-03, then as of 2020-01-05: the second run recomputes the
     addresses that changed and keeps the other rows, giving the tables a run from scratch gives;
     a lake day rewritten before the first cutoff makes the next run recompute everything."""
-    darklist = tmp_path / "darklist.json"
-    darklist.write_text(json.dumps([{"address": BOB, "comment": "Phishing"}]))
-    config = {
-        "ops": {
-            "illicit_labels": {"config": {"files": [str(darklist)]}},
-            "address_universe": {"config": {"sample_size": 10, "min_transactions": 1}},
-            "address_features": {"config": {"as_of": "2020-01-03"}},
-        }
-    }
+    config = _labels_and_universe(tmp_path)
+    config["ops"]["address_features"] = {"config": {"as_of": "2020-01-03"}}
     assets = [*RAW, illicit_labels, address_universe, address_features]
     assert _run(assets, resources, "2020-01-01", "2020-01-04", run_config=config).success
 
