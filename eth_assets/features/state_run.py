@@ -154,6 +154,10 @@ class StaleState(RuntimeError):
     """The feature state disagrees with the lake before a cutoff."""
 
 
+# Repairs a features run tries when a concurrent run rewrites lake days under it.
+STALE_RETRIES = 3
+
+
 def register_state_as_of(
     con: duckdb.DuckDBPyConnection,
     state_root: Path,
@@ -231,7 +235,15 @@ def feature_tables_from_state(
     universe and tokens, only the changed addresses are recomputed (changed_addresses.py). Rows,
     and what the run did (the transfers left out, the addresses recomputed and why)."""
     state_root = state_folder(lake_root)
-    register_state_as_of(con, state_root, lake_root, provenance.as_of, market_gas)
+    for attempt in range(1, STALE_RETRIES + 1):
+        try:
+            register_state_as_of(con, state_root, lake_root, provenance.as_of, market_gas)
+            break
+        except StaleState:
+            # another run rewrote a lake day after this run's repair: repair again, then read
+            if attempt == STALE_RETRIES:
+                raise
+            refresh_state(state_root, lake_root, [], provenance.dagster_run_id, market_gas)
     excluded = [normalize_address(t) for t in provenance.excluded_tokens]
     register_excluded_tokens(con, excluded)
     con.execute(f"CREATE OR REPLACE TEMP VIEW universe AS SELECT address FROM {UNIVERSE_TABLE}")
