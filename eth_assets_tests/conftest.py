@@ -27,6 +27,18 @@ from eth_assets_tests.fixtures.quickstart import RealSampleRun
 WHOLE_GRAPH_FIXTURES = frozenset({"graph", "graph_copy", "quickstart", "real_sample_run"})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Import anyio's lazily loaded parts now, in the main thread. anyio is a pytest plugin, so
+    pytest rewrites its modules on import; imported first from a test client's thread, that
+    rewrite can meet another thread's parse, and CPython 3.11.7's AST converter (whose depth
+    counter is shared between threads) then fails with "AST constructor recursion depth
+    mismatch" (seen in CI on `anyio.open_file` serving /docs's static files)."""
+    import anyio
+
+    for name in dir(anyio):
+        getattr(anyio, name)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a whole-graph fixture `e2e`, so the marker cannot be forgotten."""
     for item in items:
