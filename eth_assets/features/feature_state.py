@@ -13,8 +13,8 @@ behaviour_features.sql.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -87,6 +87,24 @@ def cutoff_windows(first_day: datetime, as_of: datetime) -> list[tuple[datetime,
     if as_of > midnight and midnight >= start:
         windows.append((midnight, as_of))
     return windows
+
+
+# Days built by one local state query: a backfill is built in runs of at most this many days,
+# so the Arrow tables a run holds stay a few days' worth whatever the range.
+MAX_DAYS_PER_BUILD = 7
+
+
+def runs_of_days(
+    days: Iterable[date], longest: int = MAX_DAYS_PER_BUILD
+) -> list[tuple[date, date]]:
+    """Consecutive days as [first, stop) runs of at most `longest` days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] == day and (day - runs[-1][0]).days < longest:
+            runs[-1] = (runs[-1][0], day + timedelta(days=1))
+        else:
+            runs.append((day, day + timedelta(days=1)))
+    return runs
 
 
 def register_excluded_tokens(con: duckdb.DuckDBPyConnection, tokens: Sequence[str]) -> None:

@@ -31,6 +31,7 @@ from eth_assets.features.feature_state import (
     ADDRESS_ACTIVITY_FROM_STATE,
     ADDRESS_FEATURES_FROM_STATE,
     STATE_QUERIES,
+    runs_of_days,
 )
 from eth_assets.features.pushdown import transpile_to_bigquery
 from eth_assets.features.state_store import lake_days
@@ -157,17 +158,6 @@ def days_missing(held: Sequence[date], as_of: datetime) -> list[date]:
     ]
 
 
-def script_windows(days: Sequence[date]) -> list[tuple[date, date]]:
-    """Consecutive runs of `days` as [first, stop) windows of at most MAX_DAYS_PER_SCRIPT days."""
-    windows: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if windows and windows[-1][1] == day and (day - windows[-1][0]).days < MAX_DAYS_PER_SCRIPT:
-            windows[-1] = (windows[-1][0], day + timedelta(days=1))
-        else:
-            windows.append((day, day + timedelta(days=1)))
-    return windows
-
-
 @dataclass
 class BigQueryState:
     """What the state work of one run did in BigQuery: the days built and the bytes billed."""
@@ -228,7 +218,7 @@ def build_state_days(
     (each reads only its days' partitions of the raw tables)."""
     done = BigQueryState(sorted(set(days)))
     script = state_script(source.dataset, state_dataset)
-    for first, stop in script_windows(days):
+    for first, stop in runs_of_days(days, MAX_DAYS_PER_SCRIPT):
         what = (
             f"BigQuery feature state of {first} … {stop - timedelta(days=1)} into {state_dataset}"
         )

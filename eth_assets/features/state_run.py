@@ -31,6 +31,7 @@ from eth_assets.features.feature_state import (
     build_state,
     create_tables_from_state,
     register_excluded_tokens,
+    runs_of_days,
 )
 from eth_assets.features.feature_tables import (
     ACTIVITY_TABLE,
@@ -75,24 +76,6 @@ def register_day_views(
             nulls = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in table.columns)
             relation = f"SELECT {nulls} WHERE false"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {relation}")
-
-
-# Days built by one state query: a backfill is built in runs of at most this many days, so the
-# Arrow tables a run holds stay a few days' worth whatever the range.
-MAX_DAYS_PER_BUILD = 7
-
-
-def runs_of_days(
-    days: Iterable[date], longest: int = MAX_DAYS_PER_BUILD
-) -> list[tuple[date, date]]:
-    """Consecutive days as [first, stop) runs of at most `longest` days."""
-    runs: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if runs and runs[-1][1] == day and (day - runs[-1][0]).days < longest:
-            runs[-1] = (runs[-1][0], day + timedelta(days=1))
-        else:
-            runs.append((day, day + timedelta(days=1)))
-    return runs
 
 
 @dataclass(frozen=True)

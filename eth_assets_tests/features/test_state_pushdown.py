@@ -27,6 +27,7 @@ from eth_assets.features.feature_state import (
     cutoff_windows,
     register_excluded_tokens,
     register_state,
+    runs_of_days,
 )
 from eth_assets.features.pushdown import bigquery_to_duckdb, round_trip_to_duckdb
 from eth_assets.features.state_pushdown import (
@@ -37,7 +38,6 @@ from eth_assets.features.state_pushdown import (
     days_missing,
     features_from_state_sql,
     rewritten_lake_days,
-    script_windows,
     state_script,
 )
 from eth_assets.features.state_store import lake_days
@@ -167,7 +167,7 @@ def test_the_state_script_scans_only_its_window() -> None:
     assert "CREATE TABLE" not in body  # DDL stays outside the transaction
 
 
-def test_missing_days_and_script_windows() -> None:
+def test_missing_days_and_script_windows_of_at_most_a_thousand_days() -> None:
     as_of = datetime(2015, 8, 5, tzinfo=UTC)
     held = [GENESIS_DATE + timedelta(days=i) for i in (0, 1, 3)]
     assert days_missing(held, as_of) == [
@@ -175,7 +175,7 @@ def test_missing_days_and_script_windows() -> None:
     ]  # fmt: skip
     assert days_missing(held, datetime(2015, 8, 1, 12, tzinfo=UTC)) == []
     days = [GENESIS_DATE + timedelta(days=i) for i in range(2500)] + [date(2023, 1, 1)]
-    windows = script_windows(days)
+    windows = runs_of_days(days, MAX_DAYS_PER_SCRIPT)
     assert [(b - a).days for a, b in windows] == [MAX_DAYS_PER_SCRIPT] * 2 + [500, 1]
     assert windows[0][0] == GENESIS_DATE and windows[2][1] == GENESIS_DATE + timedelta(days=2500)
 

@@ -16,7 +16,11 @@ import pytest
 from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
 from eth_assets.chain.sim import SimConfig, generate_day
 from eth_assets.common.duckdb_utils import connect
-from eth_assets.features.feature_state import create_tables_from_state, register_excluded_tokens
+from eth_assets.features.feature_state import (
+    create_tables_from_state,
+    register_excluded_tokens,
+    runs_of_days,
+)
 from eth_assets.features.feature_tables import (
     create_address_activity,
     create_address_features,
@@ -28,7 +32,6 @@ from eth_assets.features.state_run import (
     midnight,
     refresh_state,
     register_state_as_of,
-    runs_of_days,
 )
 from eth_assets.features.state_store import (
     MANIFEST,
