@@ -9,10 +9,9 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-import pyarrow as pa
 import pytest
 
-from eth_assets.chain.sim import SimConfig, generate_day
+from eth_assets.chain.sim import SimConfig
 from eth_assets.features.changed_addresses import StateRead, create_changed_tables
 from eth_assets.features.feature_state import (
     concat_states,
@@ -33,12 +32,14 @@ from eth_assets_tests.fixtures.hand_built import (
     tx,
 )
 from eth_assets_tests.fixtures.state_cases import (
+    SimDays,
     assert_same_features,
     busiest_token,
     day_state,
     leave_out,
     midnight,
     sim_connection,
+    simulated_days,
 )
 
 SIM = SimConfig(seed=23, n_accounts=600, days=20)
@@ -46,13 +47,13 @@ TABLES = ("address_features", "behaviour_features", "address_activity")
 
 
 @pytest.fixture(scope="module")
-def sim_days() -> dict[date, dict[str, pa.Table]]:
-    return {SIM.start_date + timedelta(days=d): generate_day(SIM, d) for d in range(SIM.days)}
+def sim_days() -> SimDays:
+    return simulated_days(SIM)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_changed_addresses_give_the_full_recompute_on_the_simulated_chain(
-    sim_days: dict[date, dict[str, pa.Table]], seed: int
+    sim_days: SimDays, seed: int
 ) -> None:
     rng = random.Random(seed)
     con = sim_connection(sim_days)

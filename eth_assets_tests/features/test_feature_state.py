@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from eth_assets.chain.sim import SimConfig, generate_day
+from eth_assets.chain.sim import SimConfig
 from eth_assets.common.duckdb_utils import connect
 from eth_assets.features.farrugia import register_sample_views
 from eth_assets.features.feature_state import (
@@ -43,6 +43,7 @@ from eth_assets_tests.fixtures.hand_built import (
     history_state_connection,
 )
 from eth_assets_tests.fixtures.state_cases import (
+    SimDays,
     State,
     assert_same_features,
     before,
@@ -51,6 +52,7 @@ from eth_assets_tests.fixtures.state_cases import (
     leave_out,
     midnight,
     sim_connection,
+    simulated_days,
 )
 
 
@@ -96,14 +98,12 @@ SIM = SimConfig(seed=11, n_accounts=800, days=24)
 
 
 @pytest.fixture(scope="module")
-def sim_days() -> dict[date, dict[str, pa.Table]]:
-    return {SIM.start_date + timedelta(days=d): generate_day(SIM, d) for d in range(SIM.days)}
+def sim_days() -> SimDays:
+    return simulated_days(SIM)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_simulated_chain_over_random_cutoffs_and_day_orders(
-    sim_days: dict[date, dict[str, pa.Table]], seed: int
-) -> None:
+def test_simulated_chain_over_random_cutoffs_and_day_orders(sim_days: SimDays, seed: int) -> None:
     rng = random.Random(seed)
     con = sim_connection(sim_days)
     order = list(sim_days)
@@ -123,7 +123,7 @@ def test_simulated_chain_over_random_cutoffs_and_day_orders(
 
 
 def test_a_rewritten_and_a_deleted_day_change_only_their_state(
-    sim_days: dict[date, dict[str, pa.Table]],
+    sim_days: SimDays,
 ) -> None:
     """Rebuilding the state of the rewritten day and dropping that of the deleted one gives the
     features of the changed history; every other day's state is kept as it was."""
