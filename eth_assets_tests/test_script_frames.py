@@ -54,8 +54,7 @@ def test_script_features_equal_the_assets_features(make_resources, tmp_path: Pat
         run_config={
             "ops": {
                 "illicit_labels": {"config": {"files": [str(labels)]}},
-                "address_universe": {"config": {"address_file": str(accounts)}},
-                "address_features": {"config": {"as_of": AS_OF}},
+                "address_universe": {"config": {"address_file": str(accounts), "as_of": AS_OF}},
             }
         },
     )

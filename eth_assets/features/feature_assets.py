@@ -28,7 +28,12 @@ from eth_assets.common.duckdb_utils import (
 from eth_assets.common.markdown import markdown_table
 from eth_assets.features.as_of import default_as_of, parse_as_of
 from eth_assets.features.drift import MAJOR_SHIFT
-from eth_assets.features.feature_provenance import Provenance, UniverseProvenance, write_provenance
+from eth_assets.features.feature_provenance import (
+    Provenance,
+    UniverseProvenance,
+    read_provenance,
+    write_provenance,
+)
 from eth_assets.features.feature_run import (
     FEATURE_TABLES,
     STAGING_CATALOG,
@@ -85,8 +90,15 @@ from eth_assets.settings import (
 )
 
 AS_OF_DESCRIPTION = (
-    "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). "
+    "The feature stage's cutoff: only transactions with block_timestamp < as_of count, for the "
+    "sample and for address_features, which reads it from here (ISO date or timestamp, UTC). "
     "Empty: the end of the latest day of raw_transactions in the lake."
+)
+FEATURES_AS_OF_DESCRIPTION = (
+    "Only transactions with block_timestamp < as_of count (ISO date or timestamp, UTC). Empty: "
+    "the cutoff address_universe recorded (configure it there, once), else the end of the "
+    "latest day of raw_transactions in the lake. Give it here only to follow the same universe "
+    "at another cutoff."
 )
 
 
@@ -95,6 +107,18 @@ def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
     if configured:
         return parse_as_of(configured)
     return default_as_of(lake.last_day("transactions"))
+
+
+def feature_cutoff(
+    lake: ParquetLake, configured: str, universe: UniverseProvenance | None
+) -> datetime:
+    """address_features' cutoff: its own `as_of` when given, else the one address_universe
+    resolved and recorded (so a run configures it once, on the universe), else the lake's end."""
+    if configured:
+        return parse_as_of(configured)
+    if universe is not None and universe.as_of is not None:
+        return universe.as_of
+    return resolve_as_of(lake, "")
 
 
 def repair_state(lake: ParquetLake, run_id: str, market_gas: Path | None) -> StateRefresh:
@@ -191,21 +215,23 @@ def address_universe(
     listed = (
         (explicit, config.flag_column or None) if explicit else chain_source.default_address_file()
     )
+    # The feature stage's cutoff, recorded for address_features too (the sample's cutoff when
+    # sampled); an address file over a lake without transactions yet records none.
+    has_days = lake.last_day("transactions") is not None
+    as_of = resolve_as_of(lake, config.as_of) if config.as_of or has_days or not listed else None
     with warehouse.connect() as con:
-        as_of = None
         if listed:
             universe = read_address_file(Path(listed[0]), listed[1])
             origin = f"address file {listed[0]}"
         else:
             register_lake_views(con, lake)
             con.register("labels", labelled.to_arrow())
-            as_of = resolve_as_of(lake, config.as_of)
             with lake.naming_damaged_files():
                 universe = sample_universe(
                     con, as_of, config.sample_size, config.min_transactions, config.seed
                 )
             origin = f"labelled + sample of {config.sample_size} (as_of {as_of.isoformat()})"
-        recorded = UniverseProvenance(source, origin, as_of is not None, as_of, context.run_id)
+        recorded = UniverseProvenance(source, origin, not listed, as_of, context.run_id)
         with transaction(con):
             rows = store_universe(con, universe, labelled)
             write_provenance(con, recorded)
@@ -226,7 +252,7 @@ def address_universe(
 class AddressFeaturesConfig(Config):
     """The cutoff of the feature computation and where it runs."""
 
-    as_of: str = Field("", description=AS_OF_DESCRIPTION)
+    as_of: str = Field("", description=FEATURES_AS_OF_DESCRIPTION)
     engine: Literal["", "local", "bigquery"] = Field(
         default="",
         description=(
@@ -420,7 +446,8 @@ def address_features(
     `behaviour_features`, gas, contract-call, timing and counterparty behaviour."""
     engine = config.engine or feature_engine()
     require_engine(engine, chain_source)
-    as_of = resolve_as_of(lake, config.as_of)
+    with warehouse.connect() as con:
+        as_of = feature_cutoff(lake, config.as_of, read_provenance(con, UniverseProvenance))
     configured = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
     complete = chain_source.holds_complete_histories()
     # a store of chosen accounts' histories knows only their days: the market comes from a file

@@ -46,7 +46,7 @@ class UniverseProvenance:
     chain_source: str
     origin: str  # in words: the address file, or the sample's size
     sampled: bool  # labelled addresses plus a sample (not an address file)
-    as_of: datetime | None  # the sample's cut-off; None for an address file
+    as_of: datetime | None  # the feature stage's cut-off; None: an address file and no days
     dagster_run_id: str = ""
 
 

@@ -61,19 +61,35 @@ def test_sampled_universe_and_default_as_of(tmp_path: Path, resources: dict[str,
     assert sent == [(ALICE, 2), (BOB, 2), (CONTRACT, 0)]
 
 
-def test_explicit_address_file_and_as_of(tmp_path: Path, resources: dict[str, object]) -> None:
+def test_explicit_address_file_and_as_of_given_once(
+    tmp_path: Path, resources: dict[str, object]
+) -> None:
+    """The cutoff is configured on address_universe alone; address_features reads the one the
+    universe recorded (a typed column), for an address file as for a sample."""
     accounts = tmp_path / "accounts.csv"
     accounts.write_text(f"address,keep\n{ALICE.upper().replace('0X', '0x')},true\n{BOB},false\n")
-    result = _run(
-        tmp_path,
-        resources,
-        {"address_file": str(accounts), "flag_column": "keep"},
-        {"as_of": "2020-01-02"},
-    )
+    universe = {"address_file": str(accounts), "flag_column": "keep", "as_of": "2020-01-02"}
+    result = _run(tmp_path, resources, universe, {})
     assert result.success
+    meta = result.asset_materializations_for_node("address_features")[0].metadata
+    assert meta["as_of"].value == "2020-01-02T00:00:00+00:00"
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     rows = con.execute("SELECT address, sent_tnx, received_tnx FROM address_features").fetchall()
     assert rows == [(ALICE, 2, 0)]  # Bob's reply on 2020-01-03 is after as_of
+    recorded = con.execute("SELECT as_of FROM address_universe_provenance").fetchall()[0][0]
+    assert recorded == parse_as_of("2020-01-02")
+
+
+def test_features_given_their_own_as_of_follow_the_universe_at_that_cutoff(
+    tmp_path: Path, resources: dict[str, object]
+) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(f"address\n{ALICE}\n")
+    universe = {"address_file": str(accounts), "as_of": "2020-01-02"}
+    assert _run(tmp_path, resources, universe, {"as_of": "2020-01-04"}).success
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    rows = con.execute("SELECT address, sent_tnx, received_tnx FROM address_features").fetchall()
+    assert rows == [(ALICE, 2, 1)]  # Bob's reply on 2020-01-03 is before the features' as_of
 
 
 def test_address_file_setting_is_read_at_run_time(
