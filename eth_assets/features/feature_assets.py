@@ -109,13 +109,13 @@ def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
     return default_as_of(lake.last_day("transactions"))
 
 
-def feature_cutoff(
-    lake: ParquetLake, configured: str, universe: UniverseProvenance | None
-) -> datetime:
+def feature_cutoff(lake: ParquetLake, warehouse: DuckDBWarehouse, configured: str) -> datetime:
     """address_features' cutoff: its own `as_of` when given, else the one address_universe
     resolved and recorded (so a run configures it once, on the universe), else the lake's end."""
     if configured:
         return parse_as_of(configured)
+    with warehouse.connect() as con:
+        universe = read_provenance(con, UniverseProvenance)
     if universe is not None and universe.as_of is not None:
         return universe.as_of
     return resolve_as_of(lake, "")
@@ -446,8 +446,7 @@ def address_features(
     `behaviour_features`, gas, contract-call, timing and counterparty behaviour."""
     engine = config.engine or feature_engine()
     require_engine(engine, chain_source)
-    with warehouse.connect() as con:
-        as_of = feature_cutoff(lake, config.as_of, read_provenance(con, UniverseProvenance))
+    as_of = feature_cutoff(lake, warehouse, config.as_of)
     configured = label_broadcast_tokens() if config.exclude_label_broadcast_tokens else ()
     complete = chain_source.holds_complete_histories()
     # a store of chosen accounts' histories knows only their days: the market comes from a file
