@@ -257,9 +257,9 @@ def file_problem(path: Path) -> str | None:
     page of each column is decoded, batch by batch, so memory stays bounded."""
     con = connect()
     try:
-        reader = con.execute(
-            f"SELECT * FROM read_parquet({sql_literal(str(path))})"
-        ).to_arrow_reader(PROBE_BATCH_ROWS)
+        reader = con.sql(f"SELECT * FROM read_parquet({sql_literal(str(path))})").to_arrow_reader(
+            PROBE_BATCH_ROWS
+        )
         for _ in reader:
             pass
     except duckdb.Error as error:
