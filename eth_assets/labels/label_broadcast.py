@@ -21,7 +21,8 @@ from eth_assets.common.addresses import normalize_address
 from eth_assets.common.chain_time import as_utc
 from eth_assets.common.sql_files import load_sql
 
-FROM_STATE_SQL_NAME = "label_broadcast_tokens_from_state"
+RAW_PAIRS_SQL_NAME = "label_broadcast_pairs"
+STATE_PAIRS_SQL_NAME = "label_broadcast_pairs_from_state"
 SQL_NAME = "label_broadcast_tokens"
 # The warehouse table of the evidence, written with address_features.
 TABLE = "label_broadcast_tokens"
@@ -60,18 +61,7 @@ def detect_label_broadcast_tokens(
     """Per token with a transfer in `token_transfers` before `as_of`: its evidence and whether
     `rule` flags it. `labelled_sql` is a SELECT whose `address` column lists the labelled
     addresses (e.g. `SELECT address FROM address_universe WHERE is_labelled_illicit`)."""
-    if "labelled_addresses" in labelled_sql:
-        raise ValueError(
-            f"labelled_sql {labelled_sql!r} reads `labelled_addresses`, the view this function "
-            "defines from it: register the addresses under another name"
-        )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW labelled_addresses AS SELECT address FROM ({labelled_sql})"
-    ).fetchall()
-    parameters = {"as_of": as_utc(as_of), **asdict(rule)}
-    frame = pl.from_arrow(con.sql(load_sql(SQL_NAME), params=parameters).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return run_rule(con, labelled_sql, RAW_PAIRS_SQL_NAME, {"as_of": as_utc(as_of)}, rule)
 
 
 def detect_label_broadcast_tokens_from_state(
@@ -80,6 +70,18 @@ def detect_label_broadcast_tokens_from_state(
     """`detect_label_broadcast_tokens` from the feature state views `state_tokens` and
     `state_token_balances` (every token, the days before the cutoff) instead of the raw
     transfers: the same evidence and flags."""
+    return run_rule(con, labelled_sql, STATE_PAIRS_SQL_NAME, {}, rule)
+
+
+def run_rule(
+    con: duckdb.DuckDBPyConnection,
+    labelled_sql: str,
+    pairs_sql_name: str,
+    parameters: dict[str, object],
+    rule: BroadcastRule,
+) -> pl.DataFrame:
+    """The rule (label_broadcast_tokens.sql) over the token pairs of one source (`pairs_sql_name`,
+    the head of its WITH), with `labelled_sql` as the label lists."""
     if "labelled_addresses" in labelled_sql:
         raise ValueError(
             f"labelled_sql {labelled_sql!r} reads `labelled_addresses`, the view this function "
@@ -88,9 +90,8 @@ def detect_label_broadcast_tokens_from_state(
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW labelled_addresses AS SELECT address FROM ({labelled_sql})"
     ).fetchall()
-    frame = pl.from_arrow(
-        con.sql(load_sql(FROM_STATE_SQL_NAME), params=asdict(rule)).to_arrow_table()
-    )
+    query = f"WITH\n{load_sql(pairs_sql_name)},\n{load_sql(SQL_NAME)}"
+    frame = pl.from_arrow(con.sql(query, params=parameters | asdict(rule)).to_arrow_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
 

@@ -2,10 +2,14 @@
 -- addresses of the public scam lists. Receiving one is a third party's label written on chain,
 -- not behaviour, so address_features leaves their transfers out. Rule: docs/features.md.
 --
--- Inputs, defined by the caller: `token_transfers` (the columns of eth_assets/chain/schemas.py),
--- `labelled_addresses(address)` (the label lists), and the named parameters $as_of (TIMESTAMPTZ:
--- only transfers with block_timestamp < $as_of count), $top_senders (INTEGER) and the thresholds
--- $min_recipients (INTEGER), $min_labelled_share and $min_top_senders_share (DOUBLE).
+-- This file is the rule, the tail of a WITH: label_broadcast.py puts before it the two CTEs of
+-- one source, `pairs(token_address, from_address, to_address, n, first_ts, last_ts)` (transfers
+-- per sender, recipient and token, lowercase) and `names(token_address, token_name)`:
+-- label_broadcast_pairs.sql from the raw transfers before $as_of, or
+-- label_broadcast_pairs_from_state.sql from the feature state. Also defined by the caller:
+-- `labelled_addresses(address)` (the label lists) and the named parameters $top_senders
+-- (INTEGER) and the thresholds $min_recipients (INTEGER), $min_labelled_share and
+-- $min_top_senders_share (DOUBLE).
 --
 -- Output: one row per token with a transfer before $as_of, most labelled recipients first: its
 -- evidence (transfers, distinct recipients, distinct recipients on the lists and their share,
@@ -14,23 +18,11 @@
 -- base rate to compare with) and `flagged`. Recipients are distinct addresses, never transfers.
 --
 -- Dialect: DuckDB.
-WITH
-transfers AS (
-    SELECT
-        lower(token_address) AS token_address,
-        lower(from_address) AS from_address,
-        lower(to_address) AS to_address,
-        token_name,
-        block_timestamp
-    FROM token_transfers
-    WHERE block_timestamp < CAST($as_of AS TIMESTAMPTZ)
-),
-
 labelled AS (SELECT DISTINCT lower(address) AS address FROM labelled_addresses),
 
 recipients AS (  -- each (token, recipient) once, and whether the lists name the recipient
     SELECT r.token_address, r.to_address, l.address IS NOT NULL AS is_labelled
-    FROM (SELECT DISTINCT token_address, to_address FROM transfers) AS r
+    FROM (SELECT DISTINCT token_address, to_address FROM pairs) AS r
     LEFT JOIN labelled AS l ON l.address = r.to_address
 ),
 
@@ -47,7 +39,7 @@ base AS (  -- the lists' share of all distinct token recipients
     SELECT
         CAST(count(*) FILTER (WHERE l.address IS NOT NULL) AS DOUBLE)
         / greatest(count(*), 1) AS base_labelled_share
-    FROM (SELECT DISTINCT to_address FROM transfers) AS r
+    FROM (SELECT DISTINCT to_address FROM pairs) AS r
     LEFT JOIN labelled AS l ON l.address = r.to_address
 ),
 
@@ -55,11 +47,11 @@ per_sender AS (
     SELECT
         token_address,
         from_address,
-        count(*) AS sent,
+        SUM(n) AS sent,
         row_number() OVER (
-            PARTITION BY token_address ORDER BY count(*) DESC, from_address
+            PARTITION BY token_address ORDER BY SUM(n) DESC, from_address
         ) AS sender_rank
-    FROM transfers
+    FROM pairs
     GROUP BY token_address, from_address
 ),
 
@@ -74,13 +66,14 @@ per_senders AS (
 
 per_token AS (
     SELECT
-        token_address,
-        min(token_name) AS token_name,
-        count(*) AS transfers,
-        min(block_timestamp) AS first_transfer,
-        max(block_timestamp) AS last_transfer
-    FROM transfers
-    GROUP BY token_address
+        p.token_address,
+        ANY_VALUE(m.token_name) AS token_name,
+        CAST(SUM(p.n) AS BIGINT) AS transfers,
+        MIN(p.first_ts) AS first_transfer,
+        MAX(p.last_ts) AS last_transfer
+    FROM pairs AS p
+    LEFT JOIN names AS m ON m.token_address = p.token_address
+    GROUP BY p.token_address
 ),
 
 evidence AS (
