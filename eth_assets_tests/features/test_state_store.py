@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from eth_assets.chain.schemas import TOKEN_TRANSFERS, TRANSACTIONS
-from eth_assets.chain.sim import SimConfig, generate_day
+from eth_assets.chain.sim import SimConfig
 from eth_assets.common.duckdb_utils import connect
 from eth_assets.features.feature_state import (
     create_tables_from_state,
@@ -41,6 +41,7 @@ from eth_assets.features.state_store import (
 )
 from eth_assets.lake.partition_writes import replace_window
 from eth_assets_tests.features.test_feature_state import assert_same_features
+from eth_assets_tests.fixtures.state_cases import SimDays, simulated_days
 
 SIM = SimConfig(seed=21, n_accounts=500, days=10)
 DAYS = [SIM.start_date + timedelta(days=d) for d in range(SIM.days)]
@@ -89,8 +90,8 @@ def assert_state_gives_reference(
 
 
 @pytest.fixture(scope="module")
-def history() -> dict[date, dict[str, pa.Table]]:
-    return {day: generate_day(SIM, i) for i, day in enumerate(DAYS)}
+def history() -> SimDays:
+    return simulated_days(SIM)
 
 
 @pytest.fixture
