@@ -109,6 +109,16 @@ def resolve_as_of(lake: ParquetLake, configured: str) -> datetime:
     return default_as_of(lake.last_day("transactions"))
 
 
+def universe_cutoff(lake: ParquetLake, configured: str, sampled: bool) -> datetime | None:
+    """The feature stage's cutoff, recorded with the universe for address_features too: the
+    configured one, else the lake's end; None for an address file over a lake without
+    transactions yet (a sample over one is refused, naming the fix)."""
+    if configured:
+        return parse_as_of(configured)
+    last_day = lake.last_day("transactions")
+    return default_as_of(last_day) if last_day is not None or sampled else None
+
+
 def feature_cutoff(lake: ParquetLake, warehouse: DuckDBWarehouse, configured: str) -> datetime:
     """address_features' cutoff: its own `as_of` when given, else the one address_universe
     resolved and recorded (so a run configures it once, on the universe), else the lake's end."""
@@ -215,10 +225,7 @@ def address_universe(
     listed = (
         (explicit, config.flag_column or None) if explicit else chain_source.default_address_file()
     )
-    # The feature stage's cutoff, recorded for address_features too (the sample's cutoff when
-    # sampled); an address file over a lake without transactions yet records none.
-    has_days = lake.last_day("transactions") is not None
-    as_of = resolve_as_of(lake, config.as_of) if config.as_of or has_days or not listed else None
+    as_of = universe_cutoff(lake, config.as_of, sampled=not listed)
     with warehouse.connect() as con:
         if listed:
             universe = read_address_file(Path(listed[0]), listed[1])
